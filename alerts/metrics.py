@@ -1,0 +1,169 @@
+"""Prometheus exposition of signals, thresholds, alert states and raw counters.
+
+A custom collector reads a snapshot at scrape time instead of updating labelled metrics
+per event: the hot path only bumps plain dict counters. Label values are policy areas,
+markets from config, signal and severity names, stream names and rejection reasons — all
+bounded by config or the contract; no user, content or advertiser id ever becomes a label.
+
+Metric names (the contract with the generated rules and dashboards):
+
+- ``harmwatch_signal_value{policy_area,market,signal}``: value of the last closed window
+  (absent while a ratio has no denominator); ``market=""`` is the whole area.
+- ``harmwatch_signal_samples{policy_area,market,signal}``: its sample size ``n``.
+- ``harmwatch_signal_window_end_timestamp_seconds{policy_area,market,signal}``.
+- ``harmwatch_signal_threshold{policy_area,signal,severity}`` and
+  ``harmwatch_signal_clear_threshold{...}``: levels from config.
+- ``harmwatch_alert_state{policy_area,market,signal,severity}``: 0 inactive, 1 pending,
+  2 firing (decided by the engine in event time, so live equals backtest).
+- ``harmwatch_events_total{stream,policy_area,outcome}``: counted, duplicate, late.
+- ``harmwatch_invalid_events_total{stream,reason}``.
+- ``harmwatch_last_event_received_timestamp_seconds{stream}``: wall clock of the last
+  valid event per stream (pipeline health: "no events for N minutes").
+- ``harmwatch_watermark_timestamp_seconds``, ``harmwatch_dedupe_ids``,
+  ``harmwatch_config_info{digest}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from signals.alerting import STATE_CODES
+from signals.config import SEVERITIES, Config
+from signals.engine import Engine
+from streams.pipeline import STREAM_OF, Pipeline
+
+STREAMS = tuple(STREAM_OF.values())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Immutable view of the engine after a window closed; swapped whole (thread-safe)."""
+
+    values: tuple[tuple[str, str, str, float, int, float], ...] = ()
+    states: tuple[tuple[str, str, str, str, int], ...] = ()
+    watermark: float | None = None
+    dedupe_ids: int = 0
+
+
+def take_snapshot(engine: Engine) -> Snapshot:
+    values = tuple(
+        (key[0], key[1] or "", signal, float(row.value), row.n, row.window_end.timestamp())
+        for (key, signal), row in engine.latest.items() if row.value is not None
+    )
+    states = tuple(
+        (key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
+        for (key, signal, severity), m in engine.machines.items()
+    )
+    wm = engine.watermark
+    return Snapshot(values, states, wm if wm != float("-inf") else None, engine.remembered_ids)
+
+
+@dataclass
+class HarmwatchCollector(Collector):
+    config: Config
+    pipelines: list[Pipeline] = field(default_factory=list)
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    last_event: dict[str, float] = field(default_factory=dict)
+    _totals: dict[str, int] = field(default_factory=dict)
+
+    def publish(self, engine: Engine) -> None:
+        self.snapshot = take_snapshot(engine)
+
+    def _note_arrivals(self, merged: dict[tuple[str, ...], int]) -> None:
+        # Read off the counters at scrape time instead of stamping every event: the
+        # precision is one scrape interval, which is all a "no events for N minutes"
+        # alert needs, and the hot path pays nothing.
+        totals: dict[str, int] = {}
+        for (stream, _, _), n in merged.items():
+            totals[stream] = totals.get(stream, 0) + n
+        now = time.time()
+        for stream, total in totals.items():
+            if total != self._totals.get(stream):
+                self.last_event[stream] = now
+        self._totals = totals
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        value = GaugeMetricFamily("harmwatch_signal_value",
+                                  "Signal value over the last closed event-time window",
+                                  labels=["policy_area", "market", "signal"])
+        samples = GaugeMetricFamily("harmwatch_signal_samples",
+                                    "Sample size n of the last closed window",
+                                    labels=["policy_area", "market", "signal"])
+        ends = GaugeMetricFamily("harmwatch_signal_window_end_timestamp_seconds",
+                                 "Event-time end of the last closed window",
+                                 labels=["policy_area", "market", "signal"])
+        for area, market, signal, v, n, end in snap.values:
+            value.add_metric([area, market, signal], v)
+            samples.add_metric([area, market, signal], n)
+            ends.add_metric([area, market, signal], end)
+        yield from (value, samples, ends)
+
+        level = GaugeMetricFamily("harmwatch_signal_threshold",
+                                  "Alert level from config", labels=["policy_area", "signal",
+                                                                     "severity"])
+        clear = GaugeMetricFamily("harmwatch_signal_clear_threshold",
+                                  "Level a firing alert must fall past to resolve",
+                                  labels=["policy_area", "signal", "severity"])
+        for (area, signal), rule in self.config.rules.items():
+            for sev in SEVERITIES:
+                lv, cl = rule.level(sev), rule.clear_level(sev)
+                if lv is not None and cl is not None:
+                    level.add_metric([area, signal, sev], lv)
+                    clear.add_metric([area, signal, sev], cl)
+        yield from (level, clear)
+
+        state = GaugeMetricFamily("harmwatch_alert_state",
+                                  "Alert state in event time: 0 inactive, 1 pending, 2 firing",
+                                  labels=["policy_area", "market", "signal", "severity"])
+        for area, market, signal, severity, code in snap.states:
+            state.add_metric([area, market, signal, severity], code)
+        yield state
+
+        events = CounterMetricFamily("harmwatch_events",
+                                     "Valid events by stream, policy area and outcome",
+                                     labels=["stream", "policy_area", "outcome"])
+        invalid = CounterMetricFamily("harmwatch_invalid_events",
+                                      "Invalid events by stream and reason",
+                                      labels=["stream", "reason"])
+        merged: dict[tuple[str, ...], int] = {}
+        merged_invalid: dict[tuple[str, ...], int] = {}
+        for pipeline in self.pipelines:
+            for ek, n in pipeline.events.copy().items():
+                merged[ek] = merged.get(ek, 0) + n
+            for ik, n in pipeline.invalid.copy().items():
+                merged_invalid[ik] = merged_invalid.get(ik, 0) + n
+        for mk, n in sorted(merged.items()):
+            events.add_metric(list(mk), n)
+        for mi, n in sorted(merged_invalid.items()):
+            invalid.add_metric(list(mi), n)
+        yield from (events, invalid)
+        self._note_arrivals(merged)
+
+        last = GaugeMetricFamily("harmwatch_last_event_received_timestamp_seconds",
+                                 "Wall-clock time the last valid event of a stream arrived",
+                                 labels=["stream"])
+        for stream, when in sorted(self.last_event.copy().items()):
+            last.add_metric([stream], when)
+        yield last
+        if snap.watermark is not None:
+            yield GaugeMetricFamily("harmwatch_watermark_timestamp_seconds",
+                                    "Event-time watermark (newest event time minus lateness)",
+                                    value=snap.watermark)
+        yield GaugeMetricFamily("harmwatch_dedupe_ids", "Event ids remembered for dedupe",
+                                value=snap.dedupe_ids)
+        info = GaugeMetricFamily("harmwatch_config_info", "Config in force",
+                                 labels=["digest"])
+        info.add_metric([self.config.digest], 1)
+        yield info
+
+
+def new_registry(collector: HarmwatchCollector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry

@@ -1,0 +1,114 @@
+"""Per-pane counters: the mergeable partial aggregate every signal is computed from.
+
+One ``Counts`` holds what one policy area (and market) saw in one pane of event time.
+Panes merge by addition, so a window is the sum of its panes and a worker's partials
+merge with another worker's the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from signals.events import Appeal, Decision, Event, Report
+
+FIELDS: Final = (
+    "reports",
+    "regulator_reports",
+    "violating",
+    "non_violating",
+    "escalated",
+    "actioned",
+    "minor_violating",
+    "appeals_filed",
+    "appeals_decided",
+    "appeals_overturned",
+)
+_ELEVATED_REPORTERS: Final = frozenset({"regulator", "trusted_flagger"})
+
+
+class Counts:
+    """Counters for one key and pane. Slots and plain ints: this is the per-event hot path."""
+
+    __slots__ = (*FIELDS, "latencies")
+
+    def __init__(self) -> None:
+        self.reports = 0
+        self.regulator_reports = 0
+        self.violating = 0
+        self.non_violating = 0
+        self.escalated = 0
+        self.actioned = 0
+        self.minor_violating = 0
+        self.appeals_filed = 0
+        self.appeals_decided = 0
+        self.appeals_overturned = 0
+        self.latencies: list[float] = []
+
+    def add_event(self, event: Event) -> None:
+        if type(event) is Report:
+            self.reports += 1
+            if event.reporter in _ELEVATED_REPORTERS:
+                self.regulator_reports += 1
+        elif type(event) is Decision:
+            verdict = event.verdict
+            if verdict == "violating":
+                self.violating += 1
+                if event.minor_audience:
+                    self.minor_violating += 1
+            elif verdict == "non_violating":
+                self.non_violating += 1
+            else:
+                self.escalated += 1
+            if event.action != "none":
+                self.actioned += 1
+            if event.reported_at is not None:
+                # A report stamped after its decision is a producer clock skew, not a negative
+                # wait; clamping keeps one bad clock from dragging the percentile below zero.
+                self.latencies.append(
+                    max(0.0, (event.occurred_at - event.reported_at).total_seconds())
+                )
+        elif type(event) is Appeal:
+            if event.stage == "filed":
+                self.appeals_filed += 1
+            else:
+                self.appeals_decided += 1
+                if event.outcome == "overturned":
+                    self.appeals_overturned += 1
+
+    def merge(self, other: Counts) -> None:
+        for name in FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.latencies.extend(other.latencies)
+
+    @property
+    def decisions(self) -> int:
+        return self.violating + self.non_violating + self.escalated
+
+    @property
+    def events(self) -> int:
+        return self.reports + self.decisions + self.appeals_filed + self.appeals_decided
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {name: getattr(self, name) for name in FIELDS}
+        out["latencies"] = list(self.latencies)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Counts:
+        counts = cls()
+        for name in FIELDS:
+            value = data.get(name, 0)
+            setattr(counts, name, int(value) if isinstance(value, int) else 0)
+        latencies = data.get("latencies", [])
+        if isinstance(latencies, list):
+            counts.latencies = [float(x) for x in latencies]
+        return counts
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        nonzero = {k: v for k, v in self.to_dict().items() if v}
+        return f"Counts({nonzero})"

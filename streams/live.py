@@ -1,0 +1,104 @@
+"""The live terminal view of ``harmwatch run``, and its plain-log fallback off a terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from typing import IO
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from signals.config import Config
+from signals.engine import Engine, Transition
+from streams.pipeline import Pipeline
+
+_SHORT = {
+    "report_volume": "reports", "report_surge": "surge", "regulator_reports": "regulator",
+    "violation_rate": "viol%", "escalation_rate": "esc%", "minor_exposure": "minors",
+    "appeal_rate": "appeal%", "overturn_rate": "overturn%", "review_latency_p95": "p95 wait",
+}
+_STYLE = {"inactive": "green", "pending": "yellow", "firing": "bold white on red"}
+
+
+def describe(t: Transition) -> str:
+    """One log line per alert change: area, signal, severity, value — never an id."""
+    area, market = t.key
+    where = area + (f"/{market}" if market else "")
+    value = "n/a" if t.value is None else f"{t.value:.4g}"
+    stamp = t.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (f"{stamp} {t.change.upper():9} {t.severity:8} {where} {t.signal} "
+            f"value={value} threshold={t.threshold:g}")
+
+
+def _fmt(signal: str, value: float | int | None) -> str:
+    if value is None:
+        return "·"
+    if signal.endswith("_rate"):
+        return f"{value:.0%}"
+    if signal == "review_latency_p95":
+        return f"{value / 60:.0f}m"
+    if signal == "report_surge":
+        return f"{value:.1f}x"
+    return f"{value:g}"
+
+
+class LiveView:
+    def __init__(self, config: Config, pipeline: Pipeline, port: int | None) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.port = port
+        self.recent: deque[str] = deque(maxlen=8)
+        self.rate = 0.0
+
+    def note(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            if t.change in ("firing", "resolved"):
+                self.recent.appendleft(describe(t))
+
+    def render(self) -> Group:
+        engine: Engine = self.pipeline.engine
+        table = Table(title=None, expand=True, pad_edge=False)
+        table.add_column("policy area", no_wrap=True)
+        signals = self.config.signals
+        for signal in signals:
+            table.add_column(_SHORT.get(signal, signal), justify="right")
+        for area in self.config.areas:
+            cells: list[Text | str] = [self.config.taxonomy.info(area).name[:28]]
+            for signal in signals:
+                row = engine.latest.get(((area, None), signal))
+                state = "inactive"
+                for severity in ("critical", "warn"):
+                    s = engine.state((area, None), signal, severity)
+                    if s != "inactive":
+                        state = s
+                        break
+                cells.append(Text(_fmt(signal, row.value if row else None),
+                                  style=_STYLE[state]))
+            table.add_row(*cells)
+        wm = engine.watermark
+        clock = (dt.datetime.fromtimestamp(wm + engine.lateness, dt.UTC)
+                 .strftime("%Y-%m-%d %H:%M:%S UTC") if wm != float("-inf") else "—")
+        firing = sum(1 for m in engine.machines.values() if m.state == "firing")
+        header = Text.assemble(
+            ("event time ", "dim"), (clock, "bold"),
+            ("   counted ", "dim"), f"{engine.counted:,}",
+            ("  dup ", "dim"), f"{engine.duplicates:,}",
+            ("  late ", "dim"), f"{engine.late:,}",
+            ("  invalid ", "dim"), f"{self.pipeline.invalid_total:,}",
+            ("   ", ""), (f"{self.rate:,.0f} ev/s", "cyan"),
+            ("   firing ", "dim"), (str(firing), "bold red" if firing else "green"),
+            ("   metrics ", "dim"),
+            (f"http://127.0.0.1:{self.port}/metrics" if self.port else "off", "underline"),
+        )
+        log = Text("\n".join(self.recent) or "no alert has fired yet", style="dim")
+        return Group(header, table, Panel(log, title="recent alerts (Ctrl-C to stop)"))
+
+
+def log_transitions(transitions: list[Transition], out: IO[str]) -> None:
+    for t in transitions:
+        if t.change in ("firing", "resolved"):
+            out.write(describe(t) + "\n")
+    out.flush()

@@ -1,0 +1,40 @@
+"""Fixtures for integration tests that need a real Apache Kafka broker.
+
+The broker is started by the tests themselves (streams.kafka_local): the first run on a
+fresh machine fetches the jars with Maven, later runs start in a few seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from streams.kafka_local import LocalKafka, free_port
+
+
+def _two_free_ports() -> tuple[int, int]:
+    """Client and controller ports; asked one after the other, they could coincide."""
+    port = free_port()
+    controller_port = free_port()
+    while controller_port == port:
+        controller_port = free_port()
+    return port, controller_port
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A single-node KRaft broker on a free port, for the whole test session.
+
+    No skip when it cannot start: LocalKafka.start raises with the broker log's tail,
+    and every test that needs the broker fails with that message.
+    """
+    port, controller_port = _two_free_ports()
+    broker = LocalKafka(
+        tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port
+    )
+    broker.start(timeout=120)
+    try:
+        yield broker
+    finally:
+        broker.stop()
