@@ -5,16 +5,26 @@ whole number of). A pane closes when the watermark — the newest event time see
 the allowed lateness — passes its end; an event for a closed pane is *late* and is not
 added. When a pane boundary is also a window end (a multiple of that window's step), the
 window is the sum of its panes: tumbling windows have step = window, hopping windows a
-smaller step. Nothing here reads a clock or does I/O; drivers feed events and drain output.
+smaller step.
+
+Two halves, so that the streaming path can put a partition boundary between them:
+
+- :class:`Ingest` (one per source: a file, the simulator, one Kafka partition) dedupes,
+  judges lateness against its own watermark and hands closed panes on.
+- :class:`Evaluator` (one per merged view) sums closed panes from one or many ingests into
+  windows, computes the signals and runs the alert state machines.
+
+:class:`Engine` is the two wired together for a single source. Nothing here reads a clock
+or does I/O; drivers feed events and drain output.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -25,10 +35,12 @@ from signals.definitions import SIGNALS, surge
 from signals.events import Event
 
 Key = tuple[str, str | None]  # (policy area, market or None for the whole area)
+Bucket = dict[Key, Counts]
 Outcome = Literal["counted", "duplicate", "late"]
 COUNTED: Final = "counted"
 DUPLICATE: Final = "duplicate"
 LATE: Final = "late"
+_NEG_INF: Final = float("-inf")
 
 
 def utc(epoch: float) -> dt.datetime:
@@ -38,6 +50,15 @@ def utc(epoch: float) -> dt.datetime:
 def _num(value: float) -> float | int:
     """Whole numbers print as integers (``42``, not ``42.0``), as the contract shows them."""
     return int(value) if float(value).is_integer() else value
+
+
+def key_str(key: Key) -> str:
+    return key[0] if key[1] is None else f"{key[0]}|{key[1]}"
+
+
+def key_of(text: str) -> Key:
+    area, _, market = text.partition("|")
+    return (area, market or None)
 
 
 class SignalRow(msgspec.Struct, frozen=True):
@@ -81,11 +102,26 @@ class _Binding:
     rule: SignalRule
 
 
-class Engine:
-    """One engine per independent stream of events (a file, the simulator, a worker)."""
+def all_keys(config: Config) -> Iterator[Key]:
+    for area in config.areas:
+        yield (area, None)
+        for market in sorted(config.engine.markets):
+            yield (area, market)
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
+
+# --- ingest ---------------------------------------------------------------------------
+
+
+class Ingest:
+    """Dedupe, lateness and pane counting for one source of events (the hot path).
+
+    ``on_close(pane_start, bucket, closed_until)`` receives each pane with data as it
+    closes, in order, and then one call with an empty bucket that announces the new
+    frontier ``closed_until`` (panes in between had no events).
+    """
+
+    def __init__(self, config: Config,
+                 on_close: Callable[[int, Bucket, int], None] | None = None) -> None:
         self.pane = config.pane_s
         self.lateness = config.engine.allowed_lateness_s
         self._max_ids = config.engine.dedupe_max_ids
@@ -93,50 +129,23 @@ class Engine:
         self._area_keys: dict[str, Key] = {a: (a, None) for a in config.areas}
         self._other: Key = (OTHER, None)
         self._market_keys: dict[tuple[str, str], Key] = {}
+        self.on_close = on_close
 
-        self._panes: dict[int, dict[Key, Counts]] = {}
-        self._closed: dict[int, dict[Key, Counts]] = {}
+        self._panes: dict[int, Bucket] = {}
         self._seen: dict[str, int] = {}
         self._ids_by_pane: dict[int, list[str]] = {}
-        self._closed_until: float = float("-inf")  # panes starting before this are closed
-        self._trigger: float = float("-inf")  # newest time that would close the next pane
-        self._max_ts: float = float("-inf")
-        self._first_pane: int | None = None
-
+        self._closed_until: float = _NEG_INF  # panes starting before this are closed
+        self._trigger: float = _NEG_INF  # newest event time that would close the next pane
+        self._max_ts: float = _NEG_INF
         self.counted = 0
         self.duplicates = 0
         self.late = 0
         self.dedupe_overflow = 0
 
-        self._specs: dict[tuple[int, int], list[_Binding]] = {}
-        for key in self._all_keys():
-            for signal in SIGNALS:
-                rule = config.rule(key[0], signal)
-                if rule is not None:
-                    self._specs.setdefault((rule.window_s, rule.step), []).append(
-                        _Binding(key, signal, rule))
-        self._retain = max([w for w, _ in self._specs] or [self.pane])
-        self._history: dict[tuple[Key, str], deque[float]] = {}
-        self.machines: dict[tuple[Key, str, Severity], AlertMachine] = {}
-        self.latest: dict[tuple[Key, str], SignalRow] = {}
-        self.rows: list[SignalRow] = []
-        self.transitions: list[Transition] = []
-        self.episodes: list[Episode] = []
-        self._open: dict[tuple[Key, str, Severity], Episode] = {}
-
-    def _all_keys(self) -> Iterator[Key]:
-        for area in self.config.areas:
-            yield (area, None)
-            for market in sorted(self._markets):
-                yield (area, market)
-
-    # --- ingest ---------------------------------------------------------------------
-
     def area_of(self, policy_area: str) -> str:
         return self._area_keys.get(policy_area, self._other)[0]
 
     def ingest(self, event: Event) -> Outcome:
-        """Count one valid event (or not: duplicate, late). The per-event hot path."""
         ts = event.occurred_at.timestamp()
         pane = int(ts // self.pane) * self.pane
         if pane < self._closed_until:
@@ -159,8 +168,6 @@ class Engine:
         bucket = self._panes.get(pane)
         if bucket is None:
             bucket = self._panes[pane] = {}
-            if self._first_pane is None or pane < self._first_pane:
-                self._first_pane = pane
         key = self._area_keys.get(event.policy_area, self._other)
         counts = bucket.get(key)
         if counts is None:
@@ -172,10 +179,10 @@ class Engine:
         if ts > self._max_ts:
             self._max_ts = ts
             if ts >= self._trigger:
-                self._close_through(ts - self.lateness)
+                self.close_through(ts - self.lateness)
         return COUNTED
 
-    def _add_market(self, bucket: dict[Key, Counts], area: str, event: Event) -> None:
+    def _add_market(self, bucket: Bucket, area: str, event: Event) -> None:
         assert event.market is not None
         mkey = self._market_keys.get((area, event.market))
         if mkey is None:
@@ -184,8 +191,6 @@ class Engine:
         if counts is None:
             counts = bucket[mkey] = Counts()
         counts.add_event(event)
-
-    # --- closing ------------------------------------------------------------------------
 
     @property
     def newest(self) -> float:
@@ -196,31 +201,118 @@ class Engine:
     def watermark(self) -> float:
         return self._max_ts - self.lateness
 
-    def advance(self, watermark: float) -> None:
-        """Close panes up to ``watermark`` without an event (idle streams, partition merges)."""
-        self._close_through(watermark)
+    @property
+    def closed_until(self) -> float:
+        return self._closed_until
+
+    @property
+    def remembered_ids(self) -> int:
+        return len(self._seen)
 
     def flush(self) -> None:
-        """End of input: close every pane up to and including the one holding the newest event."""
-        if self._max_ts != float("-inf"):
-            self._close_through((int(self._max_ts // self.pane) + 1) * self.pane)
+        """End of input: close every pane up to and including the one with the newest event."""
+        if self._max_ts != _NEG_INF:
+            self.close_through((int(self._max_ts // self.pane) + 1) * self.pane)
 
-    def _close_through(self, watermark: float) -> None:
-        end = int(watermark // self.pane) * self.pane  # panes ending at or before are closed
-        if self._first_pane is None:
+    def close_through(self, watermark: float) -> None:
+        """Close every pane that ends at or before ``watermark``."""
+        end = int(watermark // self.pane) * self.pane
+        if end <= self._closed_until:
             return
-        start = int(max(self._closed_until, self._first_pane))
-        for boundary in range(start + self.pane, end + 1, self.pane):
-            pane = boundary - self.pane
-            self._closed[pane] = self._panes.pop(pane, {})
+        for pane in sorted(p for p in self._panes if p + self.pane <= end):
+            bucket = self._panes.pop(pane)
             for event_id in self._ids_by_pane.pop(pane, ()):
                 self._seen.pop(event_id, None)
+            if self.on_close is not None:
+                self.on_close(pane, bucket, pane + self.pane)
+        self._closed_until = end
+        self._trigger = end + self.pane + self.lateness
+        if self.on_close is not None:
+            self.on_close(end - self.pane, {}, end)
+
+    # Snapshots let a streaming worker keep this state in a changelog-backed table.
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "panes": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
+                      for p, b in self._panes.items()},
+            "ids": {str(p): ids for p, ids in self._ids_by_pane.items()},
+            "closed_until": None if self._closed_until == _NEG_INF else self._closed_until,
+            "max_ts": None if self._max_ts == _NEG_INF else self._max_ts,
+            "counters": [self.counted, self.duplicates, self.late, self.dedupe_overflow],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._panes = {int(p): {key_of(k): Counts.from_dict(c) for k, c in b.items()}
+                       for p, b in state["panes"].items()}
+        self._ids_by_pane = {int(p): list(ids) for p, ids in state["ids"].items()}
+        self._seen = {i: p for p, ids in self._ids_by_pane.items() for i in ids}
+        cu, mt = state["closed_until"], state["max_ts"]
+        self._closed_until = _NEG_INF if cu is None else float(cu)
+        self._max_ts = _NEG_INF if mt is None else float(mt)
+        self._trigger = (_NEG_INF if cu is None else float(cu) + self.pane + self.lateness)
+        self.counted, self.duplicates, self.late, self.dedupe_overflow = state["counters"]
+
+
+# --- evaluator --------------------------------------------------------------------------
+
+
+class Evaluator:
+    """Windows, signals and alerts over closed panes (from one or many :class:`Ingest`)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pane = config.pane_s
+        self._closed: dict[int, Bucket] = {}
+        self._closed_until: int | None = None
+        self._first_pane: int | None = None
+        self._specs: dict[tuple[int, int], list[_Binding]] = {}
+        for key in all_keys(config):
+            for signal in SIGNALS:
+                rule = config.rule(key[0], signal)
+                if rule is not None:
+                    self._specs.setdefault((rule.window_s, rule.step), []).append(
+                        _Binding(key, signal, rule))
+        self._retain = max([w for w, _ in self._specs] or [self.pane])
+        self._history: dict[tuple[Key, str], deque[float]] = {}
+        self.machines: dict[tuple[Key, str, Severity], AlertMachine] = {}
+        self.latest: dict[tuple[Key, str], SignalRow] = {}
+        self.rows: list[SignalRow] = []
+        self.transitions: list[Transition] = []
+        self.episodes: list[Episode] = []
+        self._open: dict[tuple[Key, str, Severity], Episode] = {}
+
+    @property
+    def closed_until(self) -> int | None:
+        return self._closed_until
+
+    def add_pane(self, pane: int, bucket: Bucket) -> bool:
+        """Merge a closed pane's counts; False (and nothing added) if it is already final."""
+        if not bucket:
+            return True
+        if self._closed_until is not None and pane < self._closed_until:
+            return False
+        target = self._closed.setdefault(pane, {})
+        for key, counts in bucket.items():
+            have = target.get(key)
+            if have is None:
+                target[key] = counts
+            else:
+                have.merge(counts)
+        if self._first_pane is None or pane < self._first_pane:
+            self._first_pane = pane
+        return True
+
+    def close_through(self, end: int) -> None:
+        """Every pane ending at or before ``end`` is final: emit the windows it completes."""
+        if self._first_pane is None:
+            return
+        start = self._first_pane if self._closed_until is None else self._closed_until
+        for boundary in range(start + self.pane, end + 1, self.pane):
             self._closed_until = boundary
             self._emit_windows(boundary)
             horizon = boundary - self._retain
             for old in [p for p in self._closed if p < horizon]:
                 del self._closed[old]
-        self._trigger = self._closed_until + self.pane + self.lateness
 
     def _window_counts(self, key: Key, start: int, end: int) -> Counts:
         total = Counts()
@@ -231,9 +323,6 @@ class Engine:
         return total
 
     def _emit_windows(self, boundary: int) -> None:
-        assert self._first_pane is not None
-        if boundary <= self._first_pane:
-            return
         for (window, step), bindings in self._specs.items():
             if boundary % step:
                 continue
@@ -300,8 +389,6 @@ class Engine:
             episode.ended_at = at
             episode.peak_value = _num(machine.peak)
 
-    # --- output -----------------------------------------------------------------------
-
     def drain_rows(self) -> list[SignalRow]:
         rows, self.rows = self.rows, []
         return rows
@@ -314,9 +401,104 @@ class Engine:
         machine = self.machines.get((key, signal, severity))
         return machine.state if machine else "inactive"
 
-    @property
-    def remembered_ids(self) -> int:
-        return len(self._seen)
+    def keys(self) -> Iterable[Key]:
+        return all_keys(self.config)
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to resume: retained panes, baselines, alert machines, episodes."""
+        return {
+            "closed": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
+                       for p, b in self._closed.items()},
+            "closed_until": self._closed_until,
+            "first_pane": self._first_pane,
+            "history": {f"{key_str(k)}#{s}": list(h) for (k, s), h in self._history.items()},
+            "machines": {f"{key_str(k)}#{s}#{sev}": [m.state, m.since, m.started_at, m.peak]
+                         for (k, s, sev), m in self.machines.items()},
+            "latest": {f"{key_str(k)}#{s}": msgspec.to_builtins(r)
+                       for (k, s), r in self.latest.items()},
+            "episodes": [msgspec.to_builtins(e) for e in self.episodes],
+            "open": [i for i, e in enumerate(self.episodes) if e.ended_at is None],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._closed = {int(p): {key_of(k): Counts.from_dict(c) for k, c in b.items()}
+                        for p, b in state["closed"].items()}
+        self._closed_until = state["closed_until"]
+        self._first_pane = state["first_pane"]
+        rules = {(b.key, b.signal): b.rule for bs in self._specs.values() for b in bs}
+        self._history = {}
+        for name, values in state["history"].items():
+            ks, signal = name.split("#")
+            key = key_of(ks)
+            rule = rules.get((key, signal))
+            if rule is not None and rule.baseline_s:
+                self._history[(key, signal)] = deque(values,
+                                                     maxlen=rule.baseline_s // rule.step)
+        self.machines = {}
+        for name, (st, since, started, peak) in state["machines"].items():
+            ks, signal, sev = name.split("#")
+            m = AlertMachine()
+            m.state, m.since, m.started_at, m.peak = st, since, started, peak
+            self.machines[(key_of(ks), signal, sev)] = m
+        self.latest = {}
+        for name, row in state["latest"].items():
+            ks, signal = name.split("#")
+            self.latest[(key_of(ks), signal)] = msgspec.convert(row, SignalRow)
+        self.episodes = [msgspec.convert(e, Episode) for e in state["episodes"]]
+        self._open = {}
+        for i in state["open"]:
+            e = self.episodes[i]
+            self._open[((e.policy_area, e.market), e.signal, e.severity)] = e
+
+
+# --- the two together -------------------------------------------------------------------
+
+
+class Engine:
+    """One :class:`Ingest` feeding one :class:`Evaluator`: a file, the simulator, a test."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.evaluator = Evaluator(config)
+        self.ingest_ = Ingest(config, on_close=self._closed)
+        self.ingest = self.ingest_.ingest
+        self.area_of = self.ingest_.area_of
+
+    def _closed(self, pane: int, bucket: Bucket, closed_until: int) -> None:
+        self.evaluator.add_pane(pane, bucket)
+        if not bucket:  # the end-of-batch call: the frontier moved
+            self.evaluator.close_through(closed_until)
+
+    def flush(self) -> None:
+        self.ingest_.flush()
+
+    def advance(self, watermark: float) -> None:
+        """Close panes up to ``watermark`` without an event (an idle source)."""
+        self.ingest_.close_through(watermark)
+
+    # Read-only views the drivers use.
+    pane = property(lambda self: self.ingest_.pane)
+    lateness = property(lambda self: self.ingest_.lateness)
+    counted = property(lambda self: self.ingest_.counted)
+    duplicates = property(lambda self: self.ingest_.duplicates)
+    late = property(lambda self: self.ingest_.late)
+    newest = property(lambda self: self.ingest_.newest)
+    watermark = property(lambda self: self.ingest_.watermark)
+    remembered_ids = property(lambda self: self.ingest_.remembered_ids)
+    rows = property(lambda self: self.evaluator.rows)
+    transitions = property(lambda self: self.evaluator.transitions)
+    episodes = property(lambda self: self.evaluator.episodes)
+    latest = property(lambda self: self.evaluator.latest)
+    machines = property(lambda self: self.evaluator.machines)
+
+    def drain_rows(self) -> list[SignalRow]:
+        return self.evaluator.drain_rows()
+
+    def drain_transitions(self) -> list[Transition]:
+        return self.evaluator.drain_transitions()
+
+    def state(self, key: Key, signal: str, severity: Severity) -> State:
+        return self.evaluator.state(key, signal, severity)
 
     def keys(self) -> Iterable[Key]:
-        return self._all_keys()
+        return self.evaluator.keys()
