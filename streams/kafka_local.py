@@ -255,10 +255,19 @@ def _cmdline(pid: int) -> str | None:
 
 
 def _tail(path: Path, lines: int = 40) -> str:
+    """The log's first ERROR/FATAL line (usually the cause) and its last ``lines`` lines.
+
+    A failed start often ends in a long stack trace whose head is cut off by the tail.
+    """
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return "(no log)"
+    last = text[-lines:]
+    first_error = next((ln for ln in text if " ERROR " in ln or " FATAL " in ln), None)
+    if first_error is not None and first_error not in last:
+        return f"first error: {first_error}\n...\n" + "\n".join(last)
+    return "\n".join(last)
 
 
 def _new_cluster_id() -> str:
@@ -399,7 +408,6 @@ class LocalKafka:
         return [
             java,
             f"-Xmx{self.heap}",
-            "-Xms64m",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
