@@ -204,7 +204,8 @@ def _field_path(loc: tuple[int | str, ...], prefix: str) -> str:
         if item.endswith("_s") and item[:-2] in ("window", "step", "for", "baseline",
                                                  "allowed_lateness"):
             item = item[:-2]
-        if item in ("function-after[_consistent()]", "function-after[_no_reserved()]"):
+        if item in ("function-after[_consistent()]", "function-after[_no_reserved()]",
+                    "[key]"):
             continue
         parts.append(item)
     return ".".join(parts)
@@ -228,6 +229,8 @@ def _problems(exc: ValidationError, source: str, prefix: str = "") -> list[str]:
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif "^[a-z][a-z0-9_]*$" in msg:
+            msg = "must be lower snake_case, like youth_safety"
         fix = _fix_for(err)
         out.append(f"{source}: {path or '(top level)'}: {msg}" + (f"; {fix}" if fix else ""))
     return out

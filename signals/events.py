@@ -113,6 +113,14 @@ def reason_of(exc: BaseException) -> str:
     return "not_json"
 
 
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _probe_id(raw: bytes) -> str | None:
     """Best effort: the event_id of an invalid message, for the reject record."""
     try:
@@ -131,6 +139,8 @@ def decode_event(raw: bytes) -> Event | Rejected:
         event: Event = _decoder.decode(raw)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
         reason = reason_of(exc)
+        if reason == "not_json" and not _is_utf8(raw):
+            reason = "bad_utf8"
         event_id = None if reason in ("too_deep", "not_json", "bad_utf8") else _probe_id(raw)
         return Rejected(reason, event_id)
     return event

@@ -1,0 +1,1 @@
+"""Shared fixtures live next to the tests that use them; helpers are in tests/helpers.py."""
