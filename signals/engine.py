@@ -259,14 +259,16 @@ class Ingest:
 class Evaluator:
     """Windows, signals and alerts over closed panes (from one or many :class:`Ingest`)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, areas: Iterable[str] | None = None) -> None:
         self.config = config
         self.pane = config.pane_s
+        # A merged view may own only some policy areas (the streaming path splits them).
+        self.areas: frozenset[str] | None = None if areas is None else frozenset(areas)
         self._closed: dict[int, Bucket] = {}
         self._closed_until: int | None = None
         self._first_pane: int | None = None
         self._specs: dict[tuple[int, int], list[_Binding]] = {}
-        for key in all_keys(config):
+        for key in self.keys():
             for signal in SIGNALS:
                 rule = config.rule(key[0], signal)
                 if rule is not None:
@@ -402,7 +404,17 @@ class Evaluator:
         return machine.state if machine else "inactive"
 
     def keys(self) -> Iterable[Key]:
-        return all_keys(self.config)
+        return (k for k in all_keys(self.config) if self.areas is None or k[0] in self.areas)
+
+    def begin_at(self, pane: int) -> None:
+        """Start the windows at ``pane`` at the latest, as if a pane with data began there.
+
+        A view that owns only some areas learns from its sources where the first data of
+        *any* area is, so that it emits the same windows from the same start as one view
+        over everything. No effect once a window has been emitted.
+        """
+        if self._closed_until is None and (self._first_pane is None or pane < self._first_pane):
+            self._first_pane = pane
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to resume: retained panes, baselines, alert machines, episodes."""

@@ -1,0 +1,271 @@
+"""Partition pre-aggregation and the per-area merge: the streaming path without Faust.
+
+Kafka-free and clock-free so it can be tested against the single-engine backtest:
+
+- :class:`SourcePartition` wraps one :class:`signals.engine.Ingest` per source partition
+  (``decisions:3``) with the offsets it covers. Closed panes are split by policy area into
+  :class:`PaneMessage` s (one per area whenever the partition's frontier moves), which the
+  worker publishes on the internal panes topic keyed by area.
+- :class:`AreaMerge` holds one :class:`signals.engine.Evaluator` restricted to one area. It
+  sums the partials of every source partition and closes a pane only when every source
+  partition that is not idle has announced a frontier past it.
+
+Recovery rules (see docs/streaming.md): a partition's snapshot stores ``next_offset``, so a
+redelivered message the snapshot already covers is skipped; pane messages are idempotent
+per source (a message whose frontier is not ahead of what the merge saw from that source
+is ignored), so re-publishing after a crash cannot count twice. An area's snapshot stores
+the next panes-topic offset it has not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+
+from signals.config import Config
+from signals.counts import Counts
+from signals.engine import Bucket, Evaluator, Ingest, Outcome, key_of, key_str
+from signals.events import Event, Rejected, decode_event
+
+NEG_INF = float("-inf")
+WATERMARK_HEADER = "harmwatch-watermark"
+
+PaneDicts = dict[str, dict[str, dict[str, object]]]  # pane start -> key -> Counts.to_dict()
+
+
+class PaneMessage(msgspec.Struct, omit_defaults=True):
+    """What one source partition tells one area's merge.
+
+    ``to``: every pane starting before it is final in this source (its ``closed_until``).
+    ``first``: the first pane with data of any area in this source (windows start there).
+    ``panes``: this area's counts of the panes closed since the previous message.
+    ``idle``: the source is caught up and quiet; do not wait for it.
+    """
+
+    src: str
+    to: float | None = None
+    first: int | None = None
+    panes: PaneDicts = {}
+    idle: bool = False
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_pane = msgspec.json.Decoder(PaneMessage).decode
+
+
+def encode(msg: PaneMessage) -> bytes:
+    return _encode(msg)
+
+
+def decode(raw: bytes) -> PaneMessage:
+    return _decode_pane(raw)
+
+
+def source_id(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+Tally = dict[tuple[str, str, str], int]  # (stream, area, outcome) -> count
+STREAM_OF_TYPE = {"Decision": "decision", "Appeal": "appeal", "Report": "report"}
+
+
+class SourcePartition:
+    """Dedupe, lateness and panes for one source partition, plus the offsets covered."""
+
+    def __init__(self, config: Config, source: str, areas: Iterable[str]) -> None:
+        self.source = source
+        self.areas = tuple(areas)
+        self.ingest = Ingest(config, on_close=self._closed)
+        self.next_offset = 0  # the first offset this state does not cover
+        self.first_pane: int | None = None
+        self.announced: float = NEG_INF  # frontier last sent to the merge
+        self.idle_announced = False
+        self._outbox: dict[str, PaneDicts] = {}
+
+    def _closed(self, pane: int, bucket: Bucket, closed_until: int) -> None:
+        if not bucket:
+            return
+        if self.first_pane is None or pane < self.first_pane:
+            self.first_pane = pane
+        for key, counts in bucket.items():
+            per_area = self._outbox.setdefault(key[0], {})
+            per_area.setdefault(str(pane), {})[key_str(key)] = counts.to_dict()
+
+    def feed(self, offset: int, raw: bytes, tally: Tally) -> Outcome | Rejected | None:
+        """One message. ``None``: already covered by this state (a redelivery)."""
+        if offset < self.next_offset:
+            return None
+        self.next_offset = offset + 1
+        event = decode_event(raw)
+        if type(event) is Rejected:
+            return event
+        assert not isinstance(event, Rejected)
+        return self.count(event, tally)
+
+    def count(self, event: Event, tally: Tally) -> Outcome:
+        outcome = self.ingest.ingest(event)
+        key = (STREAM_OF_TYPE[type(event).__name__], self.ingest.area_of(event.policy_area),
+               outcome)
+        tally[key] = tally.get(key, 0) + 1
+        return outcome
+
+    def advance(self, offset: int, watermark: float) -> bool:
+        """A watermark control message: no more events before ``watermark`` will come."""
+        if offset < self.next_offset:
+            return False
+        self.next_offset = offset + 1
+        self.ingest.close_through(watermark)
+        return True
+
+    def skip(self, offset: int) -> None:
+        self.next_offset = max(self.next_offset, offset + 1)
+
+    def take_messages(self, force: bool = False) -> list[tuple[str, PaneMessage]]:
+        """Messages for the merge (area, message) when the frontier moved (or ``force``)."""
+        closed = self.ingest.closed_until
+        if not force and (closed == NEG_INF or closed <= self.announced):
+            return []
+        out = self._outbox
+        self._outbox = {}
+        self.announced = closed
+        self.idle_announced = False
+        to = None if closed == NEG_INF else closed
+        return [(area, PaneMessage(self.source, to, self.first_pane, out.get(area, {})))
+                for area in self.areas]
+
+    def idle_messages(self) -> list[tuple[str, PaneMessage]]:
+        self.idle_announced = True
+        to = None if self.announced == NEG_INF else self.announced
+        return [(area, PaneMessage(self.source, to, self.first_pane, {}, idle=True))
+                for area in self.areas]
+
+    def to_state(self) -> dict[str, Any]:
+        assert not self._outbox, "publish pane messages before taking a snapshot"
+        return {
+            "ingest": self.ingest.to_state(),
+            "next_offset": self.next_offset,
+            "first_pane": self.first_pane,
+            "announced": None if self.announced == NEG_INF else self.announced,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.ingest.restore(state["ingest"])
+        self.next_offset = int(state["next_offset"])
+        self.first_pane = state["first_pane"]
+        ann = state["announced"]
+        self.announced = NEG_INF if ann is None else float(ann)
+        self._outbox = {}
+
+
+class AreaMerge:
+    """One policy area's merged view over every source partition."""
+
+    def __init__(self, config: Config, area: str, sources: Iterable[str]) -> None:
+        self.area = area
+        self.sources = tuple(sources)
+        self.evaluator = Evaluator(config, areas=[area])
+        self.frontier: dict[str, float] = {}
+        self.firsts: dict[str, int] = {}
+        self.idle: set[str] = set()
+        self.next_offset = 0  # panes-topic offset not yet applied
+        self.late_panes = 0  # partial panes that arrived after the merged view closed them
+
+    def apply(self, offset: int, msg: PaneMessage) -> bool:
+        """Apply one pane message; False when it was already applied or is stale."""
+        if offset < self.next_offset:
+            return False
+        self.next_offset = offset + 1
+        src = msg.src
+        if msg.idle:
+            self.idle.add(src)
+            return True
+        if src in self.idle:
+            # A quiet source woke up: every other idle source must speak again (data or a
+            # fresh idle notice) before the merge may pass it. Otherwise sources resuming
+            # one after another (after a broker outage, say) would close panes the later
+            # ones still hold.
+            self.idle.clear()
+        if msg.first is not None:
+            have = self.firsts.get(src)
+            self.firsts[src] = msg.first if have is None else min(have, msg.first)
+        known = self.frontier.get(src, NEG_INF)
+        if msg.to is None or msg.to <= known:
+            return False
+        add = self.evaluator.add_pane
+        for pane_text, keyed in msg.panes.items():
+            pane = int(pane_text)
+            if pane < known:
+                continue
+            bucket: Bucket = {key_of(k): Counts.from_dict(c) for k, c in keyed.items()}
+            if not add(pane, bucket):
+                self.late_panes += 1
+        self.frontier[src] = msg.to
+        return True
+
+    def merged_frontier(self) -> float:
+        waiting = [self.frontier.get(s, NEG_INF) for s in self.sources if s not in self.idle]
+        if not waiting:
+            return NEG_INF  # everything is idle: nothing new can be final
+        return min(waiting)
+
+    def advance(self) -> None:
+        end = self.merged_frontier()
+        if end == NEG_INF:
+            return
+        if self.firsts:
+            self.evaluator.begin_at(min(self.firsts.values()))
+        self.evaluator.close_through(int(end))
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "evaluator": self.evaluator.to_state(),
+            "frontier": self.frontier,
+            "firsts": self.firsts,
+            "idle": sorted(self.idle),
+            "next_offset": self.next_offset,
+            "late_panes": self.late_panes,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.evaluator.restore(state["evaluator"])
+        self.frontier = {k: float(v) for k, v in state["frontier"].items()}
+        self.firsts = {k: int(v) for k, v in state["firsts"].items()}
+        self.idle = set(state["idle"])
+        self.next_offset = int(state["next_offset"])
+        self.late_panes = int(state["late_panes"])
+
+
+Send = Callable[[str, PaneMessage], None]
+
+
+class LocalMerge:
+    """Every source partition and every area in one process, no Kafka: for tests and for
+    checking that the partitioned path equals the single engine."""
+
+    def __init__(self, config: Config, sources: list[str]) -> None:
+        self.config = config
+        self.parts = {s: SourcePartition(config, s, config.areas) for s in sources}
+        self.merges = {a: AreaMerge(config, a, sources) for a in config.areas}
+        self.offsets = dict.fromkeys(config.areas, 0)
+        self.tally: Tally = {}
+
+    def publish(self, part: SourcePartition, messages: list[tuple[str, PaneMessage]]) -> None:
+        for area, msg in messages:
+            merge = self.merges[area]
+            # Through the wire format, as the worker does.
+            merge.apply(self.offsets[area], decode(encode(msg)))
+            self.offsets[area] += 1
+            merge.advance()
+
+    def feed(self, source: str, offset: int, raw: bytes) -> Outcome | Rejected | None:
+        part = self.parts[source]
+        result = part.feed(offset, raw, self.tally)
+        self.publish(part, part.take_messages())
+        return result
+
+    def watermark(self, watermark: float) -> None:
+        for part in self.parts.values():
+            part.advance(part.next_offset, watermark)
+            self.publish(part, part.take_messages())

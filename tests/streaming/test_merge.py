@@ -1,0 +1,196 @@
+"""The partitioned path (one Ingest per source partition, merge per area) equals one Engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import zlib
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from signals.config import Config
+from signals.engine import Engine, Episode, SignalRow
+from signals.events import Rejected, decode_event
+from streams.config_files import load_config
+from streams.merge import (
+    AreaMerge,
+    LocalMerge,
+    PaneMessage,
+    SourcePartition,
+    decode,
+    encode,
+)
+from streams.simulator import Simulator, schedule
+
+TOPICS = {"decision": "t.decisions", "appeal": "t.appeals", "report": "t.reports"}
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return load_config()
+
+
+def _sim_lines(minutes: int, seed: int = 3) -> list[bytes]:
+    start = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+    sim = Simulator(start=start, seed=seed, incidents=schedule(start + dt.timedelta(minutes=20),
+                                                               3),
+                    duplicate_rate=0.01, invalid_rate=0.002, scale=0.5)
+    return [line for _, line in sim.lines(minutes * 60)]
+
+
+def _backtest(config: Config, lines: list[bytes]) -> tuple[list[SignalRow], list[Episode],
+                                                           Engine]:
+    engine = Engine(config)
+    rows: list[SignalRow] = []
+    for raw in lines:
+        event = decode_event(raw)
+        if not isinstance(event, Rejected):
+            engine.ingest(event)
+        rows.extend(engine.drain_rows())
+    engine.flush()
+    rows.extend(engine.drain_rows())
+    return rows, list(engine.episodes), engine
+
+
+def _route(lines: list[bytes], partitions: int) -> dict[str, list[bytes]]:
+    """As the producer does: topic by type, partition by a hash of event_id."""
+    per: dict[str, list[bytes]] = {f"{t}:{p}": [] for t in TOPICS.values()
+                                   for p in range(partitions)}
+    for raw in lines:
+        event = decode_event(raw)
+        if isinstance(event, Rejected):
+            per[f"{TOPICS['decision']}:0"].append(raw)
+            continue
+        topic = TOPICS[type(event).__name__.lower()]
+        per[f"{topic}:{zlib.crc32(event.event_id.encode()) % partitions}"].append(raw)
+    return per
+
+
+def _partitioned(config: Config, lines: list[bytes], partitions: int,
+                 seed: int) -> tuple[list[SignalRow], list[Episode]]:
+    per = _route(lines, partitions)
+    merge = LocalMerge(config, list(per))
+    cursors = dict.fromkeys(per, 0)
+    rng = random.Random(seed)
+    live = [s for s in per if per[s]]
+    while live:  # a random interleaving that keeps each partition's own order
+        src = rng.choice(live)
+        for _ in range(rng.randint(1, 400)):
+            i = cursors[src]
+            if i == len(per[src]):
+                live.remove(src)
+                break
+            merge.feed(src, i, per[src][i])
+            cursors[src] = i + 1
+    newest = max(e.occurred_at.timestamp() for raw in lines
+                 if not isinstance(e := decode_event(raw), Rejected))
+    merge.watermark((int(newest // config.pane_s) + 1) * config.pane_s)
+    rows = [r for m in merge.merges.values() for r in m.evaluator.drain_rows()]
+    episodes = [e for m in merge.merges.values() for e in m.evaluator.episodes]
+    return rows, episodes
+
+
+def _key(r: SignalRow) -> tuple[object, ...]:
+    return (r.policy_area, r.market or "", r.signal, r.window_end)
+
+
+def _ekey(e: Episode) -> tuple[object, ...]:
+    return (e.started_at, e.policy_area, e.market or "", e.signal, e.severity)
+
+
+@pytest.mark.parametrize("partitions,seed", [(1, 1), (6, 2), (4, 3)])
+def test_partitioned_merge_equals_single_engine(config: Config, partitions: int,
+                                                seed: int) -> None:
+    lines = _sim_lines(50)
+    rows, episodes, engine = _backtest(config, lines)
+    assert engine.late == 0 and engine.duplicates > 0 and len(rows) > 1000
+    assert episodes, "the incidents should page"
+    got_rows, got_episodes = _partitioned(config, lines, partitions, seed)
+    assert sorted(got_rows, key=_key) == sorted(rows, key=_key)
+    assert sorted(got_episodes, key=_ekey) == sorted(episodes, key=_ekey)
+
+
+def test_no_close_until_every_source_passed(config: Config) -> None:
+    pane = config.pane_s
+    merge = AreaMerge(config, "youth_safety", ["a:0", "a:1"])
+    merge.apply(0, PaneMessage("a:0", to=10 * pane, first=0))
+    merge.advance()
+    assert merge.evaluator.closed_until is None  # a:1 never spoke
+    merge.apply(1, PaneMessage("a:1", to=3 * pane, first=pane))
+    merge.advance()
+    assert merge.evaluator.closed_until == 3 * pane
+    # A redelivered (already applied) offset and a stale frontier change nothing.
+    assert not merge.apply(1, PaneMessage("a:1", to=9 * pane))
+    assert not merge.apply(2, PaneMessage("a:1", to=2 * pane))
+    merge.advance()
+    assert merge.evaluator.closed_until == 3 * pane
+
+
+def test_idle_source_is_not_waited_for_and_a_wake_up_resets_idleness(config: Config) -> None:
+    pane = config.pane_s
+    merge = AreaMerge(config, "youth_safety", ["a:0", "a:1", "a:2"])
+    merge.apply(0, PaneMessage("a:0", to=10 * pane, first=0))
+    merge.apply(1, PaneMessage("a:1", idle=True))
+    merge.apply(2, PaneMessage("a:2", to=4 * pane, first=0))
+    merge.advance()
+    assert merge.evaluator.closed_until == 4 * pane  # a:1 idle, a:2 holds at 4
+    merge.apply(3, PaneMessage("a:2", idle=True))
+    merge.advance()
+    assert merge.evaluator.closed_until == 10 * pane  # only a:0 is waited for
+    # a:1 wakes up: every idle flag is cleared, so a:2 must speak again before the merge
+    # moves past it.
+    merge.apply(4, PaneMessage("a:1", to=12 * pane))
+    merge.apply(5, PaneMessage("a:0", to=20 * pane))
+    merge.advance()
+    assert merge.evaluator.closed_until == 10 * pane
+    assert merge.idle == set()
+
+
+def test_late_partial_after_idle_close_is_counted_not_added(config: Config) -> None:
+    pane = config.pane_s
+    merge = AreaMerge(config, "youth_safety", ["a:0", "a:1"])
+    merge.apply(0, PaneMessage("a:0", to=10 * pane, first=0,
+                               panes={"0": {"youth_safety": {"reports": 1}}}))
+    merge.apply(1, PaneMessage("a:1", idle=True))
+    merge.advance()
+    merge.apply(2, PaneMessage("a:1", to=3 * pane,
+                               panes={str(2 * pane): {"youth_safety": {"reports": 5}}}))
+    assert merge.late_panes == 1
+
+
+def test_source_snapshot_skips_redelivered_offsets(config: Config) -> None:
+    lines = _sim_lines(3)
+    part = SourcePartition(config, "t.reports:0", config.areas)
+    tally: dict[tuple[str, str, str], int] = {}
+    for i, raw in enumerate(lines[:500]):
+        part.feed(i, raw, tally)
+    part.take_messages()
+    state = msgspec.json.decode(msgspec.json.encode(part.to_state()))
+    again = SourcePartition(config, "t.reports:0", config.areas)
+    again.restore(state)
+    assert again.feed(10, lines[10], tally) is None  # covered by the snapshot
+    assert again.ingest.counted == part.ingest.counted
+    assert again.feed(500, lines[500], tally) is not None
+
+
+def test_pane_message_round_trip() -> None:
+    msg = PaneMessage("t:1", to=120.0, first=60, panes={"60": {"a": {"reports": 2}}})
+    assert decode(encode(msg)) == msg
+    assert decode(encode(PaneMessage("t:2", idle=True))).idle
+
+
+def test_area_snapshot_round_trip(config: Config, tmp_path: Path) -> None:
+    lines = _sim_lines(12)
+    per = _route(lines, 2)
+    merge = LocalMerge(config, list(per))
+    for src, raws in per.items():
+        for i, raw in enumerate(raws):
+            merge.feed(src, i, raw)
+    area = merge.merges["youth_safety"]
+    state = msgspec.json.decode(msgspec.json.encode(area.to_state()))
+    copy = AreaMerge(config, "youth_safety", list(per))
+    copy.restore(state)
+    assert copy.to_state() == state
+    assert copy.evaluator.closed_until == area.evaluator.closed_until
