@@ -63,7 +63,7 @@ def take_snapshot(engine: Engine) -> Snapshot:
     return Snapshot(values, states, wm if wm != float("-inf") else None, engine.remembered_ids)
 
 
-@dataclass
+@dataclass(eq=False)  # registries key collectors by identity
 class HarmwatchCollector(Collector):
     config: Config
     pipelines: list[Pipeline] = field(default_factory=list)

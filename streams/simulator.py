@@ -34,7 +34,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "youth_safety": Profile(60, 50, minor=0.015),
-    "adult_nudity": Profile(120, 150),
+    "adult_nudity": Profile(120, 220),
     "sexual_exposure": Profile(30, 25),
     "body_image": Profile(40, 30),
     "user_privacy": Profile(25, 20),
@@ -78,7 +78,7 @@ INCIDENT_KINDS: dict[str, tuple[str, str, dict[str, float]]] = {
     "violation_wave": ("user_privacy", "violation_rate", {"violating": 0.85}),
     "review_backlog": ("harassment", "review_latency_p95", {"latency_mean_s": 7200.0}),
     "escalation_wave": ("hate_speech", "escalation_rate", {"escalated": 0.4}),
-    "appeal_wave": ("scams_fraud", "appeal_rate", {"appeal": 0.5}),
+    "appeal_wave": ("scams_fraud", "appeal_rate", {"appeal": 0.7}),
 }
 
 
