@@ -268,13 +268,8 @@ class Evaluator:
         self._closed_until: int | None = None
         self._first_pane: int | None = None
         self._specs: dict[tuple[int, int], list[_Binding]] = {}
-        for key in self.keys():
-            for signal in SIGNALS:
-                rule = config.rule(key[0], signal)
-                if rule is not None:
-                    self._specs.setdefault((rule.window_s, rule.step), []).append(
-                        _Binding(key, signal, rule))
-        self._retain = max([w for w, _ in self._specs] or [self.pane])
+        self._retain = self.pane
+        self._bind(config)
         self._history: dict[tuple[Key, str], deque[float]] = {}
         self.machines: dict[tuple[Key, str, Severity], AlertMachine] = {}
         self.latest: dict[tuple[Key, str], SignalRow] = {}
@@ -282,6 +277,37 @@ class Evaluator:
         self.transitions: list[Transition] = []
         self.episodes: list[Episode] = []
         self._open: dict[tuple[Key, str, Severity], Episode] = {}
+
+    def _bind(self, config: Config) -> None:
+        specs: dict[tuple[int, int], list[_Binding]] = {}
+        for key in self.keys():
+            for signal in SIGNALS:
+                rule = config.rule(key[0], signal)
+                if rule is not None:
+                    specs.setdefault((rule.window_s, rule.step), []).append(
+                        _Binding(key, signal, rule))
+        self._specs = specs
+        self._retain = max([w for w, _ in specs] or [self.pane])
+
+    def reconfigure(self, config: Config) -> None:
+        """Take new thresholds from the next window on, keeping alert state and history.
+
+        Only thresholds may change while running: the pane, lateness and markets shape the
+        counted state itself (see :func:`reload_blocker`).
+        """
+        self.config = config
+        self._bind(config)
+        bound = {(b.key, b.signal) for bs in self._specs.values() for b in bs}
+        for mkey in [m for m in self.machines if (m[0], m[1]) not in bound
+                     or config.rules[(m[0][0], m[1])].level(m[2]) is None]:
+            del self.machines[mkey]
+            episode = self._open.pop(mkey, None)
+            if episode is not None and self._closed_until is not None:
+                episode.ended_at = utc(self._closed_until)  # the rule that fired is gone
+        for hkey in [h for h in self._history if h not in bound]:
+            del self._history[hkey]
+        for lkey in [k for k in self.latest if k not in bound]:
+            del self.latest[lkey]
 
     @property
     def closed_until(self) -> int | None:
@@ -463,6 +489,18 @@ class Evaluator:
             self._open[((e.policy_area, e.market), e.signal, e.severity)] = e
 
 
+def reload_blocker(old: Config, new: Config) -> str | None:
+    """Why ``new`` cannot replace ``old`` in a running engine, or None if it can."""
+    if new.pane_s != old.pane_s:
+        return (f"the pane would change from {old.pane_s}s to {new.pane_s}s (windows and steps "
+                "changed their common divisor); restart to apply")
+    if new.engine != old.engine:
+        return "engine settings (lateness, dedupe, markets) changed; restart to apply"
+    if new.areas != old.areas:
+        return "the taxonomy's areas changed; restart to apply"
+    return None
+
+
 # --- the two together -------------------------------------------------------------------
 
 
@@ -483,6 +521,14 @@ class Engine:
 
     def flush(self) -> None:
         self.ingest_.flush()
+
+    def reconfigure(self, config: Config) -> str | None:
+        """Swap in new thresholds; returns why not (and changes nothing) if it cannot."""
+        blocker = reload_blocker(self.config, config)
+        if blocker is None:
+            self.config = config
+            self.evaluator.reconfigure(config)
+        return blocker
 
     def advance(self, watermark: float) -> None:
         """Close panes up to ``watermark`` without an event (an idle source)."""

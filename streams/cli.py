@@ -64,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"harmwatch: cannot read {args.events}: no such file", file=sys.stderr)
         return 2
     opts = RunOptions(
-        events=args.events, speed=args.speed,
+        config_path=args.config, events=args.events, speed=args.speed,
         metrics_port=None if args.metrics_port == 0 else args.metrics_port,
         metrics_host=args.metrics_host,
         live=False if args.no_live else None, duration_s=args.duration,

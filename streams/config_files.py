@@ -53,3 +53,47 @@ def check_file(path: Path) -> Config | None:
         parse_taxonomy(data, str(path))
         return None
     return load_config(path)
+
+
+class ConfigWatcher:
+    """Reloads a running process's config when its files change; a bad file is refused and
+    the last good config stays in force."""
+
+    def __init__(self, path: Path | None, current: Config) -> None:
+        self.path = path or default_config_path()
+        self.current = current
+        self._stamp = self._mtimes()
+
+    def _files(self) -> list[Path]:
+        files = [self.path]
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+            name = data.get("policy_areas") if isinstance(data, dict) else None
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            name = None
+        files.append(self.path.parent / (name if isinstance(name, str) else "policy_areas.yaml"))
+        return files
+
+    def _mtimes(self) -> tuple[float, ...]:
+        out = []
+        for f in self._files():
+            try:
+                out.append(f.stat().st_mtime)
+            except OSError:
+                out.append(-1.0)
+        return tuple(out)
+
+    def poll(self) -> tuple[Config | None, str | None]:
+        """(new config, None) after a good change; (None, why) after a refused one;
+        (None, None) when nothing changed."""
+        stamp = self._mtimes()
+        if stamp == self._stamp:
+            return None, None
+        self._stamp = stamp
+        try:
+            config = load_config(self.path)
+        except ConfigError as exc:
+            return None, str(exc)
+        if config.digest == self.current.digest:
+            return None, None
+        return config, None

@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 
 from alerts.metrics import HarmwatchCollector, new_registry
 from signals.config import Config
+from streams.config_files import ConfigWatcher
 from streams.live import LiveView, log_transitions
 from streams.pipeline import Pipeline
 from streams.simulator import Simulator, schedule
@@ -24,6 +25,7 @@ Source = Iterator[bytes]
 
 @dataclass(frozen=True)
 class RunOptions:
+    config_path: Path | None = None
     events: Path | None = None
     speed: float | None = None  # None: as fast as possible
     metrics_port: int | None = 9464
@@ -76,6 +78,7 @@ def run(config: Config, opts: RunOptions) -> int:
         speed = opts.speed if opts.speed is not None else 20.0
     live = sys.stdout.isatty() if opts.live is None else opts.live
     view = LiveView(config, pipeline, opts.metrics_port)
+    watcher = ConfigWatcher(opts.config_path, config)
     signal.signal(signal.SIGTERM, _on_term)
     engine = pipeline.engine
     try:
@@ -83,10 +86,10 @@ def run(config: Config, opts: RunOptions) -> int:
             from rich.live import Live
 
             with Live(view.render(), refresh_per_second=4, screen=False) as display:
-                _loop(pipeline, collector, source, speed, paced_from, view,
+                _loop(pipeline, collector, source, speed, paced_from, view, watcher,
                       lambda: display.update(view.render()))
         else:
-            _loop(pipeline, collector, source, speed, paced_from, view, None)
+            _loop(pipeline, collector, source, speed, paced_from, view, watcher, None)
         engine.flush()
         _publish(pipeline, collector, view, live)
         if opts.events is not None and not opts.exit_at_end and opts.metrics_port is not None:
@@ -94,7 +97,8 @@ def run(config: Config, opts: RunOptions) -> int:
                   f"http://{opts.metrics_host}:{opts.metrics_port}/metrics until Ctrl-C",
                   flush=True)
             while True:
-                time.sleep(3600)
+                time.sleep(1)
+                _reload(pipeline, collector, view, watcher, live)
     except (KeyboardInterrupt, _Stop):
         pass
     print(f"stopped: {engine.counted:,} events counted, {engine.duplicates:,} duplicates, "
@@ -114,12 +118,34 @@ def _publish(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
         log_transitions(transitions, sys.stdout)
 
 
+def _reload(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
+            watcher: ConfigWatcher, live: bool) -> None:
+    new, refused = watcher.poll()
+    old = watcher.current.digest
+    if refused is not None:
+        first = refused.splitlines()[0]
+        message = f"config refused, keeping {old}: {first}"
+    elif new is not None:
+        blocker = pipeline.engine.reconfigure(new)
+        if blocker is not None:
+            message = f"config refused, keeping {old}: {blocker}"
+        else:
+            watcher.current = collector.config = view.config = new
+            message = f"config reloaded: {old} -> {new.digest}"
+    else:
+        return
+    if live:
+        view.recent.appendleft(message)
+    else:
+        print(message, flush=True)
+
+
 def _loop(pipeline: Pipeline, collector: HarmwatchCollector, source: Source,
           speed: float | None, paced_from: float | None, view: LiveView,
-          refresh: object) -> None:
+          watcher: ConfigWatcher, refresh: object) -> None:
     engine = pipeline.engine
     anchor: float | None = None  # wall clock when event time reached paced_from
-    last_ui = 0.0
+    last_ui = last_reload = 0.0
     counted_at_ui = 0
     live = refresh is not None
     for raw in source:
@@ -137,6 +163,9 @@ def _loop(pipeline: Pipeline, collector: HarmwatchCollector, source: Source,
         if engine.transitions or engine.rows:
             _publish(pipeline, collector, view, live)
         now = time.monotonic()
+        if now - last_reload >= 1.0:
+            last_reload = now
+            _reload(pipeline, collector, view, watcher, live)
         if now - last_ui >= 0.25:
             view.rate = (engine.counted - counted_at_ui) / max(now - last_ui, 1e-9)
             counted_at_ui, last_ui = engine.counted, now

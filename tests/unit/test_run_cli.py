@@ -105,3 +105,47 @@ def test_simulator_runs_logs_alerts_and_stops_cleanly_on_ctrl_c() -> None:
     assert proc.returncode == 0
     assert "Traceback" not in err
     assert "stopped:" in out
+
+
+def test_config_hot_reload_refuses_bad_files_and_keeps_the_last_good(tmp_path: Path) -> None:
+    import yaml
+
+    from tests.helpers import TAXONOMY
+
+    (tmp_path / "policy_areas.yaml").write_text(yaml.safe_dump(TAXONOMY))
+    thresholds = tmp_path / "thresholds.yaml"
+    good = {"version": 1, "defaults": {"report_volume": {"window": "1m", "warn": 5,
+                                                         "critical": 10}}}
+    thresholds.write_text(yaml.safe_dump(good))
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(line(ev("report", i, "body_image")) for i in range(200)))
+    port = free_port()
+    proc = harmwatch("run", "--events", str(events), "--config", str(thresholds),
+                     "--metrics-port", str(port), "--no-live")
+    level = ("harmwatch_signal_threshold", (("policy_area", "body_image"),
+                                            ("severity", "critical"),
+                                            ("signal", "report_volume")))
+
+    def next_line() -> str:
+        return proc.stdout.readline() if proc.stdout else ""
+
+    try:
+        wait_for(lambda: "replay finished" in next_line(), timeout=60)
+        assert scrape(port)[level] == 10
+        time.sleep(1.1)  # a new mtime, even on coarse-grained file systems
+        thresholds.write_text(yaml.safe_dump(
+            {"version": 1, "defaults": {"report_volume": {"window": "1 min", "warn": 5}}}))
+        refused = wait_for(lambda: (lambda s: s if "config" in s else None)(next_line()))
+        assert "config refused" in refused
+        assert "defaults.report_volume.window: '1 min' is not a duration" in refused
+        assert proc.poll() is None and scrape(port)[level] == 10
+        time.sleep(1.1)
+        good["defaults"]["report_volume"]["critical"] = 20
+        thresholds.write_text(yaml.safe_dump(good))
+        reloaded = wait_for(lambda: (lambda s: s if "config" in s else None)(next_line()))
+        assert "config reloaded" in reloaded
+        assert scrape(port)[level] == 20
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
