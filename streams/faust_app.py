@@ -1,0 +1,436 @@
+"""The Faust app: source topics -> per-partition ingest -> panes topic -> per-area merge.
+
+Two agents, both thin (decode, call :mod:`streams.merge`, record):
+
+- ``ingest`` reads the decisions, appeals and reports topics as raw bytes in batches
+  (``take_events``). Each source partition has a :class:`streams.merge.SourcePartition`;
+  invalid messages go to the dead-letter topic with their original bytes and the reason,
+  source topic, partition and offset in headers. After a batch, closed panes are published
+  on the panes topic (keyed by policy area) and *delivered*, then one snapshot per touched
+  partition is written to the ``ingest-state`` table (changelog-backed).
+- ``merge`` reads the panes topic in batches; each area has an :class:`AreaMerge`, written
+  once per batch to the ``merge-state`` table.
+
+Table writes go straight to the store plus ``send_changelog(partition, ...)`` with the
+source partition, because a batch mixes partitions and Faust's ``table[key] = value`` would
+use the partition of whichever event happens to be current. Faust flushes the producer
+before it commits offsets, and events are acked only after their batch is written, so a
+committed offset is always covered by a snapshot; snapshots store the offsets they cover
+so that redelivered messages are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, cast
+
+import faust
+import msgspec
+from faust.types import TP, EventT
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from alerts.metrics import HarmwatchCollector, Snapshot, new_registry
+from signals.alerting import STATE_CODES
+from signals.config import Config
+from signals.engine import Episode, SignalRow
+from signals.events import Rejected
+from streams.kafka_settings import KafkaSettings
+from streams.merge import (
+    WATERMARK_HEADER,
+    AreaMerge,
+    SourcePartition,
+    Tally,
+    decode,
+    encode,
+    source_id,
+)
+from streams.pipeline import Pipeline
+
+log = logging.getLogger("harmwatch.worker")
+_encode = msgspec.json.Encoder().encode
+_decode_state = msgspec.json.Decoder().decode
+
+
+@dataclass
+class Counters:
+    """Duck-typed as a :class:`streams.pipeline.Pipeline` for the collector."""
+
+    events: Tally = field(default_factory=dict)
+    invalid: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    signals_out: Path | None = None
+    episodes_out: Path | None = None
+    per_event: bool = False  # benchmark only: the plain per-event agent
+    loglevel: str = "WARNING"
+
+
+def _header(headers: Any, name: str) -> bytes | None:
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    for key, value in items:
+        if key == name:
+            return bytes(value) if value is not None else b""
+    return None
+
+
+class Runtime:
+    """The worker's in-memory state: what the agents call. No Faust types leak into merge."""
+
+    def __init__(self, app: faust.App, config: Config, settings: KafkaSettings,
+                 opts: WorkerOptions) -> None:
+        self.app = app
+        self.config = config
+        self.settings = settings
+        self.opts = opts
+        self.stream_of = {t: s for s, t in settings.source_topics.items()}
+        self.sources = settings.sources()
+        self.areas = config.areas
+        self.parts: dict[TP, SourcePartition] = {}
+        self.merges: dict[str, tuple[AreaMerge, int]] = {}
+        self.counters = Counters()
+        self.last_message: dict[TP, float] = {}
+        self.late_panes = 0
+        self.collector = WorkerCollector(config, pipelines=[_as_pipeline(self.counters)],
+                                         runtime=self)
+        self.registry = new_registry(self.collector)
+        self._signals: IO[bytes] | None = None
+        if opts.signals_out is not None:
+            self._signals = opts.signals_out.open("ab")
+
+        self.source_topic = app.topic(*settings.source_topics.values(), key_type=bytes,
+                                      value_type=bytes, key_serializer="raw",
+                                      value_serializer="raw")
+        self.panes_topic = app.topic(settings.panes_topic, key_type=bytes, value_type=bytes,
+                                     key_serializer="raw", value_serializer="raw",
+                                     partitions=settings.n_pane_partitions)
+        self.dead_letter = app.topic(settings.dead_letter_topic, key_type=bytes,
+                                     value_type=bytes, key_serializer="raw",
+                                     value_serializer="raw")
+        # bytes key and value types make Faust use the raw codec both ways.
+        self.ingest_table = app.Table("ingest-state", default=None, key_type=bytes,
+                                      value_type=bytes, partitions=settings.partitions)
+        self.merge_table = app.Table("merge-state", default=None, key_type=bytes,
+                                     value_type=bytes, partitions=settings.n_pane_partitions)
+
+    # --- state load / save ---------------------------------------------------------------
+
+    def _part(self, tp: TP) -> SourcePartition:
+        part = self.parts.get(tp)
+        if part is None:
+            src = source_id(tp.topic, tp.partition)
+            part = SourcePartition(self.config, src, self.areas)
+            saved = self.ingest_table.data.get(src.encode())
+            if saved:
+                part.restore(_decode_state(saved))
+            self.parts[tp] = part
+        return part
+
+    def _merge(self, area: str, partition: int) -> AreaMerge:
+        have = self.merges.get(area)
+        if have is None:
+            merge = AreaMerge(self.config, area, self.sources)
+            saved = self.merge_table.data.get(area.encode())
+            if saved:
+                merge.restore(_decode_state(saved))
+            self.merges[area] = (merge, partition)
+            return merge
+        return have[0]
+
+    @staticmethod
+    def _save(table: Any, key: str, partition: int, state: dict[str, Any]) -> None:
+        value = _encode(state)
+        kb = key.encode()
+        table.data[kb] = value
+        table.send_changelog(partition, kb, value)
+
+    def forget(self, revoked: Iterable[TP]) -> None:
+        """Partitions moved away: drop their in-memory state (the table has it)."""
+        revoked = set(revoked)
+        for tp in revoked:
+            self.parts.pop(tp, None)
+            self.last_message.pop(tp, None)
+        gone = {tp.partition for tp in revoked if tp.topic == self.settings.panes_topic}
+        for area in [a for a, (_, p) in self.merges.items() if p in gone]:
+            del self.merges[area]
+
+    # --- the ingest agent ------------------------------------------------------------------
+
+    async def ingest_batch(self, events: Iterable[EventT[Any]]) -> None:
+        touched: dict[TP, SourcePartition] = {}
+        tally = self.counters.events
+        invalid = self.counters.invalid
+        now = time.monotonic()
+        for event in events:
+            msg = event.message
+            tp = msg.tp
+            part = touched.get(tp) or self._part(tp)
+            touched[tp] = part
+            self.last_message[tp] = now
+            mark = _header(msg.headers, WATERMARK_HEADER)
+            if mark is not None:
+                try:
+                    part.advance(msg.offset, float(mark))
+                except ValueError:
+                    part.skip(msg.offset)
+                continue
+            raw = msg.value if isinstance(msg.value, bytes) else b""
+            result = part.feed(msg.offset, raw, tally)
+            if type(result) is Rejected:
+                assert isinstance(result, Rejected)
+                stream = self.stream_of.get(tp.topic, "unknown")
+                key = (stream, result.reason)
+                invalid[key] = invalid.get(key, 0) + 1
+                await self._dead_letter(msg, result)
+        await self._publish(touched.values())
+        for tp, part in touched.items():
+            self._save(self.ingest_table, part.source, tp.partition, part.to_state())
+
+    async def _dead_letter(self, msg: Any, rejected: Rejected) -> None:
+        headers = [
+            ("harmwatch-reason", rejected.reason.encode()),
+            ("harmwatch-source-topic", msg.topic.encode()),
+            ("harmwatch-source-partition", str(msg.partition).encode()),
+            ("harmwatch-source-offset", str(msg.offset).encode()),
+        ]
+        if rejected.event_id:
+            headers.append(("harmwatch-event-id", rejected.event_id.encode()[:128]))
+        value = msg.value if isinstance(msg.value, bytes) else b""
+        await self.dead_letter.send(key=msg.key, value=value, headers=headers, force=True)
+
+    async def _publish(self, parts: Iterable[SourcePartition],
+                       idle: bool = False) -> None:
+        """Publish pane messages and wait until Kafka has them: only then may a snapshot
+        say they were announced."""
+        futures = []
+        for part in parts:
+            messages = part.idle_messages() if idle else part.take_messages(
+                force=part.idle_announced)
+            for area, pm in messages:
+                fut = await self.panes_topic.send(key=area.encode(), value=encode(pm),
+                                                  force=True)
+                futures.append(fut)
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def idle_check(self) -> None:
+        """Declare caught-up, quiet source partitions idle (and repeat it while they are)."""
+        after = self.settings.idle_after_s
+        if not after:
+            return
+        now = time.monotonic()
+        consumer = self.app.consumer
+        quiet = []
+        for tp in list(consumer.assignment()):
+            if tp.topic not in self.stream_of:
+                continue
+            last = self.last_message.setdefault(tp, now)
+            if now - last < after:
+                continue
+            part = self._part(tp)
+            high = consumer.highwater(tp)
+            if high is not None and high > part.next_offset:
+                continue  # not caught up: not idle, just slow
+            self.last_message[tp] = now - after / 2  # repeat at half the idle time
+            quiet.append(part)
+        if quiet:
+            await self._publish(quiet, idle=True)
+
+    # --- the merge agent ---------------------------------------------------------------------
+
+    async def merge_batch(self, events: Iterable[EventT[Any]]) -> None:
+        touched: dict[str, tuple[AreaMerge, int]] = {}
+        for event in events:
+            msg = event.message
+            key = msg.key
+            if not isinstance(key, bytes) or not isinstance(msg.value, bytes):
+                continue
+            area = key.decode()
+            merge = self._merge(area, msg.partition)
+            try:
+                pane_msg = decode(msg.value)
+            except msgspec.DecodeError:
+                log.error("skipping an unreadable pane message at %s:%s:%s", msg.topic,
+                          msg.partition, msg.offset)
+                continue
+            merge.apply(msg.offset, pane_msg)
+            touched[area] = (merge, msg.partition)
+        rows: list[SignalRow] = []
+        for area, (merge, partition) in touched.items():
+            merge.advance()
+            rows.extend(merge.evaluator.drain_rows())
+            merge.evaluator.drain_transitions()
+            self._save(self.merge_table, area, partition, merge.to_state())
+        if rows and self._signals is not None:
+            self._signals.write(b"".join(_encode(r) + b"\n" for r in rows))
+            self._signals.flush()
+        if touched:
+            self.late_panes = sum(m.late_panes for m, _ in self.merges.values())
+            self.collector.snapshot = self.snapshot()
+            if self.opts.episodes_out is not None:
+                self._write_episodes(self.opts.episodes_out)
+
+    def episodes(self) -> list[Episode]:
+        out = [e for m, _ in self.merges.values() for e in m.evaluator.episodes]
+        return sorted(out, key=lambda e: (e.started_at, e.policy_area, e.market or "",
+                                          e.signal, e.severity))
+
+    def _write_episodes(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(b"".join(_encode(e) + b"\n" for e in self.episodes()))
+        os.replace(tmp, path)
+
+    # --- metrics -------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        values: list[tuple[str, str, str, float, int, float]] = []
+        states: list[tuple[str, str, str, str, int]] = []
+        for merge, _ in self.merges.values():
+            ev = merge.evaluator
+            values.extend((key[0], key[1] or "", signal, float(row.value), row.n,
+                           row.window_end.timestamp())
+                          for (key, signal), row in ev.latest.items() if row.value is not None)
+            states.extend((key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
+                          for (key, signal, severity), m in ev.machines.items())
+        marks = [p.ingest.watermark for p in self.parts.values()
+                 if p.ingest.newest != float("-inf")]
+        return Snapshot(tuple(values), tuple(states), min(marks) if marks else None,
+                        sum(p.ingest.remembered_ids for p in self.parts.values()))
+
+    def lags(self) -> Iterator[tuple[str, int, int]]:
+        consumer = self.app.consumer
+        for tp in sorted(consumer.assignment()):
+            if tp.topic not in self.stream_of:
+                continue
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            part = self.parts.get(tp)
+            yield tp.topic, tp.partition, max(0, high - (part.next_offset if part else 0))
+
+
+def _as_pipeline(counters: Counters) -> Pipeline:
+    # The collector only reads ``.events`` and ``.invalid``; a full Pipeline would carry an
+    # unused Engine.
+    return cast(Pipeline, counters)
+
+
+@dataclass(eq=False)  # registries key collectors by identity
+class WorkerCollector(HarmwatchCollector):
+    """The embedded collector plus consumer lag and merge lateness."""
+
+    runtime: Runtime | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        yield from super().collect()
+        runtime = self.runtime
+        if runtime is None:
+            return
+        lag = GaugeMetricFamily("harmwatch_consumer_lag",
+                                "Messages in a source partition not yet processed",
+                                labels=["topic", "partition"])
+        try:
+            for topic, partition, n in runtime.lags():
+                lag.add_metric([topic, str(partition)], n)
+        except Exception:  # no assignment yet, or the consumer is restarting
+            pass
+        yield lag
+        yield CounterMetricFamily("harmwatch_merge_late_panes",
+                                  "Partial panes that reached the merge after it had closed "
+                                  "them (a partition resumed after being declared idle)",
+                                  value=runtime.late_panes)
+
+
+def create_app(config: Config, settings: KafkaSettings,
+               opts: WorkerOptions | None = None) -> tuple[faust.App, Runtime]:
+    opts = opts or WorkerOptions()
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.broker}",
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_allow_declare=True,
+        web_enabled=True,
+        web_bind=opts.web_host,
+        web_host=opts.web_host,
+        web_port=opts.web_port,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_commit_interval=1.0,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=20000,
+        table_cleanup_interval=3600.0,
+        producer_linger_ms=5,
+        producer_max_batch_size=1024 * 1024,
+    )
+    runtime = Runtime(app, config, settings, opts)
+
+    if opts.per_event:
+        @app.agent(runtime.source_topic, name="ingest")
+        async def ingest_per_event(stream: Any) -> None:
+            # Benchmark baseline: one event per loop, one table write per event.
+            async for event in stream.events():
+                await runtime.ingest_batch([event])
+    else:
+        @app.agent(runtime.source_topic, name="ingest")
+        async def ingest(stream: Any) -> None:
+            async for events in stream.take_events(settings.batch_max,
+                                                   within=settings.batch_within_s):
+                await _guard(runtime.ingest_batch, events)
+
+    @app.agent(runtime.panes_topic, name="merge")
+    async def merge(stream: Any) -> None:
+        async for events in stream.take_events(2000, within=0.05):
+            await _guard(runtime.merge_batch, events)
+
+    @app.timer(interval=max(0.5, (settings.idle_after_s or 2) / 4))  # type: ignore[untyped-decorator]
+    async def idle() -> None:
+        try:
+            await runtime.idle_check()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. no assignment while the broker is away: next tick
+            log.warning("idle check skipped: %r", exc)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(runtime.registry),
+                         headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/episodes")
+    async def episodes(web: Any, request: Any) -> Any:
+        return web.bytes(b"".join(_encode(e) + b"\n" for e in runtime.episodes()),
+                         content_type="application/x-ndjson")
+
+    async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        runtime.forget(args[0] if args else kwargs.get("revoked", ()))
+
+    app.on_partitions_revoked.connect(cast(Any, on_revoked))
+    return app, runtime
+
+
+async def _guard(fn: Callable[..., Any], arg: Any) -> None:
+    """A bug in a batch must not be acked past: log one line and stop hard, so no offset is
+    committed after the last snapshot and a restarted worker redoes the batch."""
+    try:
+        await fn(arg)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("harmwatch worker: batch failed, exiting so that it is redone: %r", exc)
+        logging.shutdown()
+        os._exit(70)
