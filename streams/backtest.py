@@ -12,7 +12,7 @@ from typing import IO, BinaryIO
 import msgspec
 
 from signals.config import Config
-from signals.engine import Engine, Episode
+from signals.engine import Engine, Episode, SignalRow
 from signals.events import Rejected
 from streams.pipeline import Pipeline
 
@@ -57,7 +57,8 @@ def _lines(handle: BinaryIO, size: int, progress: bool) -> Iterator[bytes]:
 
 
 def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
-                 rejects_out: Path | None = None, progress: bool | None = None) -> Pipeline:
+                 rejects_out: Path | None = None, progress: bool | None = None,
+                 keep_rows: list[SignalRow] | None = None) -> Pipeline:
     """Replay ``events``; write signal rows and rejects as they come. Raises OSError."""
     with ExitStack() as stack:
         handle = stack.enter_context(events.open("rb"))
@@ -80,14 +81,17 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
                 rejects.line = lineno
             feed(raw.rstrip(b"\r\n"))
             if engine.rows:
-                _write_rows(engine, signals)
+                _write_rows(engine, signals, keep_rows)
         engine.flush()
-        _write_rows(engine, signals)
+        _write_rows(engine, signals, keep_rows)
     return pipeline
 
 
-def _write_rows(engine: Engine, out: IO[bytes] | None) -> None:
+def _write_rows(engine: Engine, out: IO[bytes] | None,
+                keep: list[SignalRow] | None) -> None:
     rows = engine.drain_rows()
+    if keep is not None:
+        keep.extend(r for r in rows if r.market is None)
     if out is not None and rows:
         out.write(b"\n".join(_encoder.encode(r) for r in rows) + b"\n")
 

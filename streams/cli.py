@@ -10,6 +10,7 @@ from pathlib import Path
 
 from signals.config import Config, ConfigError
 from signals.durations import parse_duration
+from signals.engine import SignalRow
 
 DEFAULT_METRICS_PORT = 9464
 
@@ -116,8 +117,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from streams.backtest import episodes_jsonl, run_backtest
 
     config = load_or_exit(args.config)
+    rows: list[SignalRow] | None = [] if args.html else None
     try:
-        pipeline = run_backtest(config, args.events, args.signals_out, args.rejects_out)
+        pipeline = run_backtest(config, args.events, args.signals_out, args.rejects_out,
+                                keep_rows=rows)
     except OSError as exc:
         print(f"harmwatch: cannot read or write: {exc.filename or ''}: "
               f"{exc.strerror or exc}", file=sys.stderr)
@@ -130,6 +133,16 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         from streams.report import print_backtest
 
         print_backtest(config, pipeline)
+    if args.html:
+        from streams.html_report import render
+
+        engine = pipeline.engine
+        summary = (f"{args.events.name}: {engine.counted:,} events counted, "
+                   f"{engine.duplicates:,} duplicates, {engine.late:,} late, "
+                   f"{pipeline.invalid_total:,} invalid; config {config.digest}")
+        args.html.write_text(render(config, rows or [], episodes, summary, args.all_areas),
+                             encoding="utf-8")
+        print(f"report: {args.html}", file=sys.stderr)
     return 0
 
 
@@ -148,6 +161,11 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                    help="write every closed window's signal values here")
     p.add_argument("--rejects-out", type=Path, metavar="FILE.jsonl",
                    help="write one line per invalid input line with its reason")
+    p.add_argument("--html", type=Path, metavar="FILE.html",
+                   help="also write a page of charts: each signal that alerted against its "
+                        "levels, with the episodes shaded")
+    p.add_argument("--all-areas", action="store_true",
+                   help="with --html: chart every area and signal, not only those that alerted")
     p.set_defaults(func=_cmd_backtest)
 
 

@@ -135,3 +135,18 @@ def test_exit_codes_for_unreadable_input(tmp_path: Path) -> None:
 def test_empty_file_exits_zero(tmp_path: Path) -> None:
     result = backtest(tmp_path, [], "--format", "jsonl")
     assert result.returncode == 0 and result.stdout == b""
+
+
+def test_html_report_charts_each_alerting_signal(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    result = backtest(tmp_path, mixed_file(), "--html", str(report))
+    assert result.returncode == 0
+    page = report.read_text()
+    assert page.startswith("<!doctype html>")
+    assert page.count("<svg") == 1  # one signal alerted: youth_safety minor_exposure
+    assert "Youth Safety" in page and "minor_exposure" in page
+    assert "critical 3" in page and "warn 2" in page  # the levels are drawn
+    assert page.count("<td class=\"critical\">critical</td>") == 1
+    everything = tmp_path / "all.html"
+    backtest(tmp_path, mixed_file(), "--html", str(everything), "--all-areas")
+    assert everything.read_text().count("<svg") > 3
