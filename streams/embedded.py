@@ -64,7 +64,9 @@ def _on_term(signum: int, frame: FrameType | None) -> None:
 
 
 def run(config: Config, opts: RunOptions) -> int:
-    pipeline = Pipeline(config)
+    # The simulator runs on the wall clock, so a future-dated event is a producer bug there;
+    # a replayed file may be dated anywhere.
+    pipeline = Pipeline(config, max_future_s=None if opts.events else 600.0)
     collector = HarmwatchCollector(config, pipelines=[pipeline])
     if opts.metrics_port is not None:
         start_http_server(opts.metrics_port, addr=opts.metrics_host,

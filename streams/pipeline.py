@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from signals.config import Config
@@ -20,26 +21,40 @@ class Pipeline:
     costs a fraction of a labelled prometheus-client ``inc()`` per event.
     """
 
-    def __init__(self, config: Config, on_reject: RejectSink | None = None) -> None:
+    def __init__(self, config: Config, on_reject: RejectSink | None = None,
+                 max_future_s: float | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``max_future_s``: in live modes, reject events stamped further ahead of the wall
+        clock than this. One event dated next year would otherwise move the watermark past
+        every real event and make them all late; a backtest has no wall clock and leaves
+        it off."""
         self.engine = Engine(config)
         self.on_reject = on_reject
         self.events: dict[tuple[str, str, str], int] = {}
         self.invalid: dict[tuple[str, str], int] = {}
-        self.last_event_type: str | None = None
+        self.max_future_s = max_future_s
+        self.clock = clock
 
     def feed(self, raw: bytes, stream: str = "unknown") -> Outcome | Rejected:
         event = decode_event(raw)
         if type(event) is Rejected:
-            key = (stream, event.reason)
-            self.invalid[key] = self.invalid.get(key, 0) + 1
-            if self.on_reject is not None:
-                self.on_reject(event, raw)
-            return event
+            return self._reject(event, raw, stream)
         assert not isinstance(event, Rejected)
+        if (self.max_future_s is not None
+                and event.occurred_at.timestamp() > self.clock() + self.max_future_s):
+            return self._reject(Rejected("future_timestamp:occurred_at", event.event_id),
+                                raw, stream)
         outcome = self.engine.ingest(event)
         ckey = (STREAM_OF[type(event)], self.engine.area_of(event.policy_area), outcome)
         self.events[ckey] = self.events.get(ckey, 0) + 1
         return outcome
+
+    def _reject(self, rejected: Rejected, raw: bytes, stream: str) -> Rejected:
+        key = (stream, rejected.reason)
+        self.invalid[key] = self.invalid.get(key, 0) + 1
+        if self.on_reject is not None:
+            self.on_reject(rejected, raw)
+        return rejected
 
     @property
     def invalid_total(self) -> int:
