@@ -225,3 +225,26 @@ def test_promtool_check_prometheus_config() -> None:
     doc = yaml.safe_load(RULES.read_text())
     total = sum(len(g["rules"]) for g in doc["groups"])
     assert f"SUCCESS: {total} rules found" in result.stdout
+
+
+def test_check_generated_passes_and_detects_drift(tmp_path: Path) -> None:
+    """scripts/check-generated.sh on a copy of the repo: clean, then after a threshold edit
+    without regeneration."""
+    import shutil
+
+    for part in ("scripts", "config", "deploy/prometheus", "deploy/grafana"):
+        shutil.copytree(REPO / part, tmp_path / part)
+    script = tmp_path / "scripts/check-generated.sh"
+    env = {"PATH": "/usr/bin:/bin", "HARMWATCH": HARMWATCH}
+    clean = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    thresholds = tmp_path / "config/thresholds.yaml"
+    thresholds.write_text(thresholds.read_text().replace("warn: 6\n", "warn: 7\n", 1))
+    drift = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert drift.returncode == 1
+    assert "generated files are stale" in drift.stderr
+    assert "+      threshold: '{{ with query `harmwatch_signal_threshold{policy_area=" \
+           '"youth_safety",signal="minor_exposure",severity="warn"}` }}' in drift.stdout
+    assert "{{ else }}7{{ end }}" in drift.stdout
