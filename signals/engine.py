@@ -267,6 +267,7 @@ class Evaluator:
         self._closed: dict[int, Bucket] = {}
         self._closed_until: int | None = None
         self._first_pane: int | None = None
+        self._last_data_end = 0  # end of the newest closed pane that held data
         self._specs: dict[tuple[int, int], list[_Binding]] = {}
         self._retain = self.pane
         self._bind(config)
@@ -288,6 +289,10 @@ class Evaluator:
                         _Binding(key, signal, rule))
         self._specs = specs
         self._retain = max([w for w, _ in specs] or [self.pane])
+        baselines = [b.rule.baseline_s // b.rule.step for bs in specs.values() for b in bs
+                     if b.rule.baseline_s]
+        self._steady = self._retain // self.pane + max(baselines or [0]) * max(
+            [step // self.pane for _, step in specs] or [1]) + 2
 
     def reconfigure(self, config: Config) -> None:
         """Take new thresholds from the next window on, keeping alert state and history.
@@ -328,6 +333,7 @@ class Evaluator:
                 have.merge(counts)
         if self._first_pane is None or pane < self._first_pane:
             self._first_pane = pane
+            self._last_data_end = pane + self.pane
         return True
 
     def close_through(self, end: int) -> None:
@@ -335,12 +341,33 @@ class Evaluator:
         if self._first_pane is None:
             return
         start = self._first_pane if self._closed_until is None else self._closed_until
-        for boundary in range(start + self.pane, end + 1, self.pane):
+        boundary = start + self.pane
+        while boundary <= end:
             self._closed_until = boundary
-            self._emit_windows(boundary)
-            horizon = boundary - self._retain
+            if boundary - self.pane in self._closed:
+                self._last_data_end = boundary
+            if (boundary - self._last_data_end) // self.pane <= self._steady:
+                self._emit_windows(boundary)
+                boundary += self.pane
+            else:
+                boundary = self._skip_quiet(boundary, end)
+            horizon = self._closed_until - self._retain
             for old in [p for p in self._closed if p < horizon]:
                 del self._closed[old]
+
+    def _skip_quiet(self, boundary: int, end: int) -> int:
+        """Where to resume after a boundary deep inside a stretch with no data at all.
+
+        Once ``_steady`` boundaries have passed since the last data, every window is empty,
+        every count alert has resolved and every baseline holds only zeros, so each further
+        window would repeat the same rows: they are not emitted until data comes back.
+        A file with a gap of months (real data has them) stays small, and since the rule
+        depends only on the data, the output is the same however the panes were delivered.
+        """
+        upcoming = [p for p in self._closed if p >= boundary]
+        resume = min(upcoming) if upcoming else end
+        self._closed_until = max(boundary, min(resume, end))
+        return max(boundary + self.pane, resume + self.pane if upcoming else end + self.pane)
 
     def _window_counts(self, key: Key, start: int, end: int) -> Counts:
         total = Counts()
@@ -441,6 +468,7 @@ class Evaluator:
         """
         if self._closed_until is None and (self._first_pane is None or pane < self._first_pane):
             self._first_pane = pane
+            self._last_data_end = pane + self.pane
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to resume: retained panes, baselines, alert machines, episodes."""
@@ -449,6 +477,7 @@ class Evaluator:
                        for p, b in self._closed.items()},
             "closed_until": self._closed_until,
             "first_pane": self._first_pane,
+            "last_data_end": self._last_data_end,
             "history": {f"{key_str(k)}#{s}": list(h) for (k, s), h in self._history.items()},
             "machines": {f"{key_str(k)}#{s}#{sev}": [m.state, m.since, m.started_at, m.peak]
                          for (k, s, sev), m in self.machines.items()},
@@ -463,6 +492,7 @@ class Evaluator:
                         for p, b in state["closed"].items()}
         self._closed_until = state["closed_until"]
         self._first_pane = state["first_pane"]
+        self._last_data_end = state.get("last_data_end", 0)
         rules = {(b.key, b.signal): b.rule for bs in self._specs.values() for b in bs}
         self._history = {}
         for name, values in state["history"].items():

@@ -235,6 +235,29 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_dsa(args: argparse.Namespace) -> int:
+    import orjson
+
+    from streams.dsa_import import convert
+
+    written, skipped = 0, Counter[str]()
+    try:
+        with args.out.open("wb") as out:
+            for event, problem in convert(args.files):
+                if event is None:
+                    skipped[problem or "?"] += 1
+                    continue
+                out.write(orjson.dumps(event) + b"\n")
+                written += 1
+    except OSError as exc:
+        print(f"harmwatch: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    detail = ", ".join(f"{n} without a usable {col}" for col, n in skipped.items())
+    print(f"wrote {written:,} decision events to {args.out}"
+          + (f"; skipped {detail}" if detail else ""), file=sys.stderr)
+    return 0
+
+
 def _add_misc(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cfg = sub.add_parser("config", help="check config files",
                          description="Validate config files before they ship.")
@@ -273,6 +296,15 @@ def _add_misc(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="share of events delivered twice (default 0.001)")
     sim.add_argument("--seed", type=int, default=7)
     sim.set_defaults(func=_cmd_simulate)
+
+    dsa = sub.add_parser(
+        "import-dsa", help="turn EU DSA Transparency Database CSV dumps into decision events",
+        description="Convert statements of reasons (the database's daily-dump CSV) into "
+                    "harmwatch decision events for backtests on real moderation data. "
+                    "Categories map to policy areas; no content or user ids are copied.")
+    dsa.add_argument("files", nargs="+", type=Path, metavar="CSV")
+    dsa.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl")
+    dsa.set_defaults(func=_cmd_import_dsa)
 
 
 def build_parser() -> argparse.ArgumentParser:
