@@ -12,6 +12,7 @@ import json
 import subprocess
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def _alerts(body: dict, name: str) -> list[dict]:
 
 
 @pytest.fixture
-def sink() -> Sink:
+def sink() -> Iterator[Sink]:
     receiver = Sink().start()
     yield receiver
     receiver.stop()
