@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -135,6 +136,8 @@ class Runtime:
             saved = self.ingest_table.data.get(src.encode())
             if saved:
                 part.restore(_decode_state(saved))
+            log.info("source %s: %s, next offset %d", src, "restored" if saved else "new",
+                     part.next_offset)
             self.parts[tp] = part
         return part
 
@@ -145,6 +148,8 @@ class Runtime:
             saved = self.merge_table.data.get(area.encode())
             if saved:
                 merge.restore(_decode_state(saved))
+            log.info("merge %s (panes partition %d): %s, next offset %d", area, partition,
+                     "restored" if saved else "new", merge.next_offset)
             self.merges[area] = (merge, partition)
             return merge
         return have[0]
@@ -356,10 +361,14 @@ class WorkerCollector(HarmwatchCollector):
 def create_app(config: Config, settings: KafkaSettings,
                opts: WorkerOptions | None = None) -> tuple[faust.App, Runtime]:
     opts = opts or WorkerOptions()
+    datadir = Path(tempfile.gettempdir()) / "harmwatch-faust" / settings.app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.broker}",
         store="memory://",
+        # Faust writes a small data dir even with the memory store; keep it out of the cwd.
+        datadir=str(datadir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,
         topic_allow_declare=True,

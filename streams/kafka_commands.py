@@ -102,6 +102,14 @@ def _cmd_produce(args: argparse.Namespace) -> int:
     if not broker_reachable(settings.broker):
         print(f"harmwatch: Kafka broker at {settings.broker} not reachable", file=sys.stderr)
         return 1
+    from streams.topics import missing_topics
+
+    wanted = [*settings.source_topics.values(), *([args.invalid_to] if args.invalid_to else [])]
+    missing = missing_topics(settings.broker, wanted)
+    if missing:
+        print(f"harmwatch: topic {', '.join(missing)} does not exist; run `harmwatch topics "
+              f"create` first", file=sys.stderr)
+        return 1
     stats = produce_file(settings, args.events, rate=args.rate, invalid_to=args.invalid_to,
                          final_watermark=args.final_watermark, pane_s=pane_s)
     rate = stats.sent / stats.seconds if stats.seconds else 0.0

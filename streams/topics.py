@@ -57,6 +57,15 @@ def partition_counts(admin, names: list[str]) -> dict[str, int]:  # type: ignore
     return out
 
 
+def missing_topics(broker: str, names: list[str]) -> list[str]:
+    admin = admin_client(broker)
+    try:
+        have = set(admin.list_topics())
+    finally:
+        admin.close()
+    return [n for n in names if n not in have]
+
+
 def create_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[tuple[str, str]]:
     """Create what is missing; returns ``(topic, "created" | "exists")`` per topic."""
     specs = wanted_topics(settings)

@@ -1,0 +1,265 @@
+"""The streaming path against a real Apache Kafka broker (the ``kafka_broker`` fixture).
+
+Every worker is a ``harmwatch worker`` subprocess and every event goes through
+``harmwatch produce``. Expected values come from ``harmwatch backtest`` over the same file.
+The produce step ends with ``--final-watermark``, which makes the workers close the last
+panes exactly where the backtest's end of file does; so rows and episodes must be equal,
+not just close.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer
+
+from signals.events import Rejected, decode_event
+from streams.backtest import run_backtest
+from streams.config_files import load_config
+from streams.kafka_local import LocalKafka, free_port
+from tests.streaming.kafka_harness import (
+    Env,
+    Worker,
+    backtest,
+    dedupe_rows,
+    metric_sum,
+    read_jsonl,
+    simulate,
+    sorted_episodes,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 minutes of simulated traffic (~30k events, two incidents that page), no late
+    events, so that how partitions interleave cannot change any window."""
+    tmp = tmp_path_factory.mktemp("events")
+    env = Env("127.0.0.1:1", tmp)
+    path = simulate(env, tmp / "events.jsonl", "30m", "--invalid-rate", "0.001")
+    pipeline = run_backtest(load_config(), path)
+    assert pipeline.engine.late == 0
+    assert pipeline.engine.duplicates > 0  # the simulator redelivers some ids
+    return path
+
+
+@pytest.fixture
+def env(kafka_broker: LocalKafka, tmp_path: Path) -> Env:
+    return Env(kafka_broker.bootstrap, tmp_path)
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    """Every worker a test starts is stopped at teardown, also when the test fails."""
+    started: list[Worker] = []
+    yield started
+    for w in started:
+        w.stop(timeout=20)
+
+
+def _start(workers: list[Worker], w: Worker) -> Worker:
+    workers.append(w)
+    return w.start()
+
+
+def _all_rows(ws: list[Worker]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for w in ws:
+        rows.extend(w.rows())
+    return dedupe_rows(rows)
+
+
+def _wait_rows(ws: list[Worker], expected: dict[tuple[Any, ...], dict[str, Any]],
+               timeout: float) -> dict[tuple[Any, ...], dict[str, Any]]:
+    def done() -> dict[tuple[Any, ...], dict[str, Any]] | None:
+        for w in ws:
+            assert w.alive() or w.proc is None or w.proc.returncode in (-9, 0), w.stderr[-3000:]
+        got = _all_rows(ws)
+        return got if len(got) >= len(expected) else None
+
+    return wait_until(done, timeout, f"{len(expected)} signal rows")  # type: ignore[no-any-return]
+
+
+def test_topics_create_is_idempotent(env: Env) -> None:
+    first = env.run("topics", "create")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("created") == 5
+    again = env.run("topics", "create")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("exists") == 5 and "created" not in again.stdout
+    admin = KafkaAdminClient(bootstrap_servers=env.broker)
+    try:
+        described = {t["name"]: len(t["partitions"])
+                     for t in admin.describe_topics([env.topic("decisions"),
+                                                     env.topic("deadletter")])}
+    finally:
+        admin.close()
+    assert described == {env.topic("decisions"): 6, env.topic("deadletter"): 1}
+    clash = env.run("topics", "create", "--partitions", "3")
+    assert clash.returncode == 1 and "exists with 6 partitions" in clash.stderr
+
+
+def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worker]) -> None:
+    expected, episodes = backtest(env, events_file)
+    assert len(expected) > 1000 and episodes
+    assert env.run("topics", "create").returncode == 0
+    produced = env.produce(events_file, "--final-watermark")
+    assert "final watermark" in produced.stderr
+    w = _start(workers, Worker(env, "w1"))
+    got = _wait_rows([w], expected, timeout=180)
+    assert got == expected
+    wait_until(lambda: sorted_episodes(read_jsonl(w.episodes)) == sorted_episodes(episodes),
+               60, "the worker's alert episodes to equal the backtest's")
+    metrics = wait_until(lambda: (m := w.metrics()) and "harmwatch_consumer_lag" in m and m,
+                         60, "/metrics with consumer lag")
+    counted = metric_sum(metrics, "harmwatch_events_total", outcome="counted")
+    lines = [x for x in events_file.read_bytes().splitlines() if x.strip()]
+    valid_ids = {e.event_id for x in lines if not isinstance(e := decode_event(x), Rejected)}
+    assert counted == len(valid_ids)
+    assert metric_sum(metrics, "harmwatch_consumer_lag") == 0
+    assert 'harmwatch_consumer_lag{partition="5",topic="' + env.topic("reports") in metrics
+
+
+def _dead_letters(env: Env, count: int) -> list[Any]:
+    consumer = KafkaConsumer(env.topic("deadletter"), bootstrap_servers=env.broker,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=2000)
+    got: list[Any] = []
+    deadline = time.monotonic() + 60
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            got.extend(consumer)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_invalid_messages_are_dead_lettered_and_duplicates_counted_once(
+        env: Env, workers: list[Worker]) -> None:
+    good = []
+    for i in range(200):
+        when = f"2026-11-24T08:{i // 60:02d}:{i % 60:02d}Z"
+        good.append({"event_id": f"r{i}", "type": "report", "occurred_at": when,
+                     "policy_area": "youth_safety", "reporter": "user"})
+    bad = [b"not json at all", b'{"event_id": "x1", "type": "report"}',
+           b'{"event_id": "x2", "type": "report", "occurred_at": "2026-11-24T08:00:01Z", '
+           b'"policy_area": "youth_safety", "reporter": "martian"}', b"[1, 2, 3]"]
+    lines: list[bytes] = []
+    for i, e in enumerate(good):
+        lines.append(orjson.dumps(e))
+        if i % 50 == 10:
+            lines.append(bad[i // 50])
+    lines.insert(120, orjson.dumps(good[100]))  # the same event_id delivered twice
+    path = env.tmp / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    refused = env.run("produce", "--events", str(path))
+    assert refused.returncode == 1 and "harmwatch topics create" in refused.stderr
+    assert env.run("topics", "create").returncode == 0
+    env.produce(path, "--final-watermark")
+    w = _start(workers, Worker(env, "dl"))
+
+    def counted() -> str | None:
+        m = w.metrics()
+        return m if metric_sum(m, "harmwatch_events_total", outcome="counted") >= 200 else None
+
+    metrics = wait_until(counted, 120, "200 counted events on /metrics")
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == 200
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="duplicate") == 1
+    assert metric_sum(metrics, "harmwatch_invalid_events_total") == 4
+    rows = wait_until(lambda: [r for r in w.rows() if r["signal"] == "report_volume"
+                               and r["policy_area"] == "youth_safety"
+                               and r["window_end"] == "2026-11-24T08:04:00Z"],
+                      60, "the 07:59-08:04 report_volume row")
+    # One report a second from 08:00:00 to 08:03:19; the duplicate is not counted. The
+    # final watermark closes panes through 08:04, the end of the newest event's pane.
+    assert rows[0]["value"] == 200
+
+    letters = _dead_letters(env, 4)
+    assert sorted(m.value for m in letters) == sorted(bad)  # original bytes, unchanged
+    for m in letters:
+        headers = {k: v.decode() for k, v in m.headers}
+        assert headers["harmwatch-source-topic"] == env.topic("decisions")
+        assert int(headers["harmwatch-source-offset"]) >= 0
+        assert headers["harmwatch-source-partition"].isdigit()
+        assert headers["harmwatch-reason"]
+    reasons = {m.value: dict(m.headers)["harmwatch-reason"].decode() for m in letters}
+    assert reasons[b"not json at all"] == "not_json"
+    assert "occurred_at" in reasons[bad[1]]
+
+
+def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
+        env: Env, events_file: Path, workers: list[Worker]) -> None:
+    expected, _ = backtest(env, events_file)
+    created = env.run("topics", "create")
+    assert created.returncode == 0, created.stderr
+    a = _start(workers, Worker(env, "a"))
+    b = _start(workers, Worker(env, "b"))
+    wait_until(lambda: a.metrics() and b.metrics(), 90, "both workers serving /metrics")
+    producer = env.produce_async(events_file, "--rate", "3000", "--final-watermark")
+    try:
+        def b_counted() -> bool:
+            return metric_sum(b.metrics(), "harmwatch_events_total") > 2000
+
+        wait_until(b_counted, 120, "worker b to count events")
+        b.kill()
+        assert b.proc is not None and b.proc.returncode == -signal.SIGKILL
+        b2 = _start(workers, Worker(env, "b2"))
+        assert producer.wait(timeout=240) == 0, producer.stderr.read() if producer.stderr else ""
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+            producer.wait()
+    got = _wait_rows([a, b, b2], expected, timeout=240)
+    assert got == expected
+    metrics = a.metrics() + b2.metrics()
+    assert metric_sum(metrics, "harmwatch_merge_late_panes") == 0
+
+
+def test_broker_restart_mid_stream_loses_nothing(
+        kafka_broker: LocalKafka, env: Env, events_file: Path, workers: list[Worker]) -> None:
+    expected, _ = backtest(env, events_file)
+    lines = events_file.read_bytes().splitlines(keepends=True)
+    half = len(lines) // 2
+    first, second = env.tmp / "first.jsonl", env.tmp / "second.jsonl"
+    first.write_bytes(b"".join(lines[:half]))
+    second.write_bytes(b"".join(lines[half:]))
+    w = _start(workers, Worker(env, "w"))
+    wait_until(w.metrics, 90, "the worker serving /metrics (it creates the topics)")
+    env.produce(first)
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total") > half * 0.9, 120,
+               "the worker to count the first half")
+    kafka_broker.stop()
+    time.sleep(1)  # the worker sees the broker gone (a fixed pause here is the point)
+    kafka_broker.start(timeout=120)
+    assert w.alive(), w.stderr[-3000:]
+    env.produce(second, "--final-watermark")
+    got = _wait_rows([w], expected, timeout=240)
+    assert got == expected
+    assert w.alive()
+
+
+def test_worker_without_broker_prints_one_line_per_retry(env: Env, tmp_path: Path) -> None:
+    port = free_port()
+    w = Worker(env, "nobroker", "--broker", f"127.0.0.1:{port}", "--give-up-after", "6")
+    w.start()
+    try:
+        assert w.proc is not None
+        code = w.proc.wait(timeout=60)
+    finally:
+        w.stop()
+    err = w.stderr
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert code == 1
+    assert "Traceback" not in err
+    retries = [x for x in lines if x == f"harmwatch worker: Kafka broker at 127.0.0.1:{port} "
+               f"not reachable; retrying in {x.rsplit(' ', 1)[1]}"]
+    assert [x.rsplit(" ", 1)[1] for x in retries] == ["1s", "2s"]  # backoff doubles
+    assert lines[-1].endswith("giving up") and len(lines) == 3, lines
