@@ -75,10 +75,21 @@ class Counts:
                 if event.outcome == "overturned":
                     self.appeals_overturned += 1
 
-    def merge(self, other: Counts) -> None:
-        for name in FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.latencies.extend(other.latencies)
+    def merge(self, other: Counts, latencies: bool = True) -> None:
+        """Add ``other`` in. ``latencies=False`` skips the one list, for windows whose
+        signals need no percentile (copying it was most of a window's cost)."""
+        self.reports += other.reports
+        self.regulator_reports += other.regulator_reports
+        self.violating += other.violating
+        self.non_violating += other.non_violating
+        self.escalated += other.escalated
+        self.actioned += other.actioned
+        self.minor_violating += other.minor_violating
+        self.appeals_filed += other.appeals_filed
+        self.appeals_decided += other.appeals_decided
+        self.appeals_overturned += other.appeals_overturned
+        if latencies:
+            self.latencies.extend(other.latencies)
 
     @property
     def decisions(self) -> int:

@@ -132,8 +132,14 @@ class Ingest:
         self.on_close = on_close
 
         self._panes: dict[int, Bucket] = {}
-        self._seen: dict[str, int] = {}
-        self._ids_by_pane: dict[int, list[str]] = {}
+        # Dedupe in two generations of ids: an id must be remembered until its pane closes,
+        # which is at most `_generation_s` of frontier advance after it was counted; each
+        # time the frontier moves that far the older generation is dropped. Two set lookups
+        # per event instead of per-pane bookkeeping, and memory bounded by the open horizon.
+        self._seen: set[str] = set()
+        self._seen_old: set[str] = set()
+        self._generation_s = self.lateness + 2 * self.pane
+        self._rotate_at: float = _NEG_INF
         self._closed_until: float = _NEG_INF  # panes starting before this are closed
         self._trigger: float = _NEG_INF  # newest event time that would close the next pane
         self._max_ts: float = _NEG_INF
@@ -146,41 +152,79 @@ class Ingest:
         return self._area_keys.get(policy_area, self._other)[0]
 
     def ingest(self, event: Event) -> Outcome:
-        ts = event.occurred_at.timestamp()
-        pane = int(ts // self.pane) * self.pane
-        if pane < self._closed_until:
-            self.late += 1
-            return LATE
-        event_id = event.event_id
+        out: list[Outcome] = []
+        self.ingest_batch((event,), out)
+        return out[0]
+
+    def ingest_batch(self, events: Iterable[Event], outcomes: list[Outcome] | None = None) -> None:
+        """Count valid events (or not: duplicate, late), appending each outcome if asked.
+
+        The per-event hot path, written as one loop over locals: attribute lookups and a
+        method call per event cost as much as the counting itself. Consecutive events
+        mostly share a pane, so the pane's bucket and id list are looked up only when the
+        pane changes.
+        """
+        step = self.pane
         seen = self._seen
-        if event_id in seen:
-            self.duplicates += 1
-            return DUPLICATE
-        if len(seen) < self._max_ids:
-            seen[event_id] = pane
-            ids = self._ids_by_pane.get(pane)
-            if ids is None:
-                self._ids_by_pane[pane] = [event_id]
+        seen_old = self._seen_old
+        remember = seen.add
+        panes = self._panes
+        area_keys = self._area_keys
+        other = self._other
+        markets = self._markets
+        max_ids = self._max_ids
+        closed_until = self._closed_until
+        max_ts = self._max_ts
+        trigger = self._trigger
+        note = outcomes.append if outcomes is not None else None
+        counted = duplicates = late = 0
+        cached_pane = -1
+        bucket: Bucket = {}
+        for event in events:
+            ts = event.occurred_at.timestamp()
+            pane = int(ts // step) * step
+            if pane != cached_pane:
+                if pane < closed_until:
+                    late += 1
+                    if note is not None:
+                        note(LATE)
+                    continue
+                got = panes.get(pane)
+                if got is None:
+                    got = panes[pane] = {}
+                bucket, cached_pane = got, pane
+            event_id = event.event_id
+            if event_id in seen or event_id in seen_old:
+                duplicates += 1
+                if note is not None:
+                    note(DUPLICATE)
+                continue
+            if len(seen) < max_ids:
+                remember(event_id)
             else:
-                ids.append(event_id)
-        else:
-            self.dedupe_overflow += 1
-        bucket = self._panes.get(pane)
-        if bucket is None:
-            bucket = self._panes[pane] = {}
-        key = self._area_keys.get(event.policy_area, self._other)
-        counts = bucket.get(key)
-        if counts is None:
-            counts = bucket[key] = Counts()
-        counts.add_event(event)
-        if self._markets and event.market in self._markets:
-            self._add_market(bucket, key[0], event)
-        self.counted += 1
-        if ts > self._max_ts:
-            self._max_ts = ts
-            if ts >= self._trigger:
-                self.close_through(ts - self.lateness)
-        return COUNTED
+                self.dedupe_overflow += 1
+            key = area_keys.get(event.policy_area, other)
+            counts = bucket.get(key)
+            if counts is None:
+                counts = bucket[key] = Counts()
+            counts.add_event(event)
+            if markets and event.market in markets:
+                self._add_market(bucket, key[0], event)
+            counted += 1
+            if note is not None:
+                note(COUNTED)
+            if ts > max_ts:
+                max_ts = ts
+                if ts >= trigger:
+                    self._max_ts = max_ts
+                    self.close_through(ts - self.lateness)
+                    closed_until, trigger, cached_pane = self._closed_until, self._trigger, -1
+                    seen, seen_old = self._seen, self._seen_old
+                    remember = seen.add
+        self._max_ts = max_ts
+        self.counted += counted
+        self.duplicates += duplicates
+        self.late += late
 
     def _add_market(self, bucket: Bucket, area: str, event: Event) -> None:
         assert event.market is not None
@@ -207,7 +251,7 @@ class Ingest:
 
     @property
     def remembered_ids(self) -> int:
-        return len(self._seen)
+        return len(self._seen) + len(self._seen_old)
 
     def flush(self) -> None:
         """End of input: close every pane up to and including the one with the newest event."""
@@ -219,10 +263,15 @@ class Ingest:
         end = int(watermark // self.pane) * self.pane
         if end <= self._closed_until:
             return
+        if self._rotate_at == _NEG_INF:
+            self._rotate_at = end + self._generation_s
+        elif end >= self._rotate_at:
+            # The younger generation holds ids of events just counted (the one that moved
+            # the frontier among them), so it is kept one more period even after a jump.
+            self._seen_old, self._seen = self._seen, set()
+            self._rotate_at = end + self._generation_s
         for pane in sorted(p for p in self._panes if p + self.pane <= end):
             bucket = self._panes.pop(pane)
-            for event_id in self._ids_by_pane.pop(pane, ()):
-                self._seen.pop(event_id, None)
             if self.on_close is not None:
                 self.on_close(pane, bucket, pane + self.pane)
         self._closed_until = end
@@ -235,7 +284,9 @@ class Ingest:
         return {
             "panes": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
                       for p, b in self._panes.items()},
-            "ids": {str(p): ids for p, ids in self._ids_by_pane.items()},
+            "ids": sorted(self._seen),
+            "ids_old": sorted(self._seen_old),
+            "rotate_at": None if self._rotate_at == _NEG_INF else self._rotate_at,
             "closed_until": None if self._closed_until == _NEG_INF else self._closed_until,
             "max_ts": None if self._max_ts == _NEG_INF else self._max_ts,
             "counters": [self.counted, self.duplicates, self.late, self.dedupe_overflow],
@@ -244,8 +295,10 @@ class Ingest:
     def restore(self, state: dict[str, Any]) -> None:
         self._panes = {int(p): {key_of(k): Counts.from_dict(c) for k, c in b.items()}
                        for p, b in state["panes"].items()}
-        self._ids_by_pane = {int(p): list(ids) for p, ids in state["ids"].items()}
-        self._seen = {i: p for p, ids in self._ids_by_pane.items() for i in ids}
+        self._seen = set(state["ids"])
+        self._seen_old = set(state["ids_old"])
+        rotate = state["rotate_at"]
+        self._rotate_at = _NEG_INF if rotate is None else float(rotate)
         cu, mt = state["closed_until"], state["max_ts"]
         self._closed_until = _NEG_INF if cu is None else float(cu)
         self._max_ts = _NEG_INF if mt is None else float(mt)
@@ -288,6 +341,8 @@ class Evaluator:
                     specs.setdefault((rule.window_s, rule.step), []).append(
                         _Binding(key, signal, rule))
         self._specs = specs
+        self._quantile_specs = {spec for spec, bs in specs.items()
+                                if any(SIGNALS[b.signal].kind == "quantile" for b in bs)}
         self._retain = max([w for w, _ in specs] or [self.pane])
         baselines = [b.rule.baseline_s // b.rule.step for bs in specs.values() for b in bs
                      if b.rule.baseline_s]
@@ -369,12 +424,14 @@ class Evaluator:
         self._closed_until = max(boundary, min(resume, end))
         return max(boundary + self.pane, resume + self.pane if upcoming else end + self.pane)
 
-    def _window_counts(self, key: Key, start: int, end: int) -> Counts:
+    def _window_counts(self, key: Key, start: int, end: int, latencies: bool) -> Counts:
         total = Counts()
+        closed = self._closed
         for pane in range(start, end, self.pane):
-            part = self._closed.get(pane, {}).get(key)
+            bucket = closed.get(pane)
+            part = bucket.get(key) if bucket is not None else None
             if part is not None:
-                total.merge(part)
+                total.merge(part, latencies)
         return total
 
     def _emit_windows(self, boundary: int) -> None:
@@ -382,11 +439,13 @@ class Evaluator:
             if boundary % step:
                 continue
             start = boundary - window
+            latencies = (window, step) in self._quantile_specs
             merged: dict[Key, Counts] = {}
             for b in bindings:
                 counts = merged.get(b.key)
                 if counts is None:
-                    counts = merged[b.key] = self._window_counts(b.key, start, boundary)
+                    counts = merged[b.key] = self._window_counts(b.key, start, boundary,
+                                                                 latencies)
                 self._evaluate(b, counts, start, boundary)
 
     def _evaluate(self, b: _Binding, counts: Counts, start: int, end: int) -> None:
@@ -444,12 +503,15 @@ class Evaluator:
             episode.ended_at = at
             episode.peak_value = _num(machine.peak)
 
+    # Drained in place: drivers hold on to the list and test it cheaply for new output.
     def drain_rows(self) -> list[SignalRow]:
-        rows, self.rows = self.rows, []
+        rows = self.rows[:]
+        self.rows.clear()
         return rows
 
     def drain_transitions(self) -> list[Transition]:
-        out, self.transitions = self.transitions, []
+        out = self.transitions[:]
+        self.transitions.clear()
         return out
 
     def state(self, key: Key, signal: str, severity: Severity) -> State:

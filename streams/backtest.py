@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
+from itertools import islice
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -13,7 +14,7 @@ import msgspec
 
 from signals.config import Config
 from signals.engine import Engine, Episode, SignalRow
-from signals.events import Rejected
+from signals.events import Rejected, decode_lines
 from streams.pipeline import Pipeline
 
 _encoder = msgspec.json.Encoder()
@@ -31,10 +32,8 @@ class RejectWriter:
         self.out.write(_encoder.encode(record) + b"\n")
 
 
-def _lines(handle: BinaryIO, size: int, progress: bool) -> Iterator[bytes]:
-    if not progress:
-        yield from handle
-        return
+def _lines(handle: BinaryIO, size: int) -> Iterator[bytes]:
+    """The file's lines under a progress bar (a generator layer only when one is shown)."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -71,20 +70,31 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
         size = os.fstat(handle.fileno()).st_size
         if progress is None:
             progress = sys.stderr.isatty() and size > PROGRESS_MIN_BYTES
-        feed = pipeline.feed
-        lineno = 0
-        for raw in _lines(handle, size, progress):
-            lineno += 1
-            if raw == b"\n":
-                continue  # a blank line in JSON Lines is a separator, not a message
+        invalid = pipeline.invalid
+
+        def reject(line: int, rejected: Rejected, raw: bytes) -> None:
+            key = ("unknown", rejected.reason)
+            invalid[key] = invalid.get(key, 0) + 1
             if rejects is not None:
-                rejects.line = lineno
-            feed(raw.rstrip(b"\r\n"))
-            if engine.rows:
+                rejects.line = line
+                rejects(rejected, raw)
+
+        lines: Iterator[bytes] = _lines(handle, size) if progress else iter(handle)
+        decoded = decode_lines(lines, reject)
+        ingest_batch = engine.ingest_.ingest_batch
+        pending = engine.evaluator.rows
+        # Chunks keep the rows written as windows close, so memory stays flat however long
+        # the file is; the engine's batch loop runs once per chunk, not once per event.
+        while batch := list(islice(decoded, CHUNK)):
+            ingest_batch(batch)
+            if pending:
                 _write_rows(engine, signals, keep_rows)
         engine.flush()
         _write_rows(engine, signals, keep_rows)
     return pipeline
+
+
+CHUNK = 4096
 
 
 def _write_rows(engine: Engine, out: IO[bytes] | None,
