@@ -152,12 +152,15 @@ class Ingest:
         return self._area_keys.get(policy_area, self._other)[0]
 
     def ingest(self, event: Event) -> Outcome:
-        out: list[Outcome] = []
-        self.ingest_batch((event,), out)
-        return out[0]
+        """Count one event; what became of it (the batch loop keeps no per-event record)."""
+        counted, duplicates = self.counted, self.duplicates
+        self.ingest_batch((event,))
+        if self.counted != counted:
+            return COUNTED
+        return DUPLICATE if self.duplicates != duplicates else LATE
 
-    def ingest_batch(self, events: Iterable[Event], outcomes: list[Outcome] | None = None) -> None:
-        """Count valid events (or not: duplicate, late), appending each outcome if asked.
+    def ingest_batch(self, events: Iterable[Event]) -> None:
+        """Count valid events (or not: duplicate, late).
 
         The per-event hot path, written as one loop over locals: attribute lookups and a
         method call per event cost as much as the counting itself. Consecutive events
@@ -176,7 +179,6 @@ class Ingest:
         closed_until = self._closed_until
         max_ts = self._max_ts
         trigger = self._trigger
-        note = outcomes.append if outcomes is not None else None
         counted = duplicates = late = 0
         cached_pane = -1
         bucket: Bucket = {}
@@ -186,8 +188,6 @@ class Ingest:
             if pane != cached_pane:
                 if pane < closed_until:
                     late += 1
-                    if note is not None:
-                        note(LATE)
                     continue
                 got = panes.get(pane)
                 if got is None:
@@ -196,8 +196,6 @@ class Ingest:
             event_id = event.event_id
             if event_id in seen or event_id in seen_old:
                 duplicates += 1
-                if note is not None:
-                    note(DUPLICATE)
                 continue
             if len(seen) < max_ids:
                 remember(event_id)
@@ -211,8 +209,6 @@ class Ingest:
             if markets and event.market in markets:
                 self._add_market(bucket, key[0], event)
             counted += 1
-            if note is not None:
-                note(COUNTED)
             if ts > max_ts:
                 max_ts = ts
                 if ts >= trigger:

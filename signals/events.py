@@ -143,18 +143,19 @@ _AREA_RE: Final = re.compile(AREA_PATTERN)
 _MARKET_RE: Final = re.compile(MARKET_PATTERN)
 # Memo of strings already checked: policy areas and markets repeat endlessly, so the regex
 # runs about once per distinct value. Bounded so hostile input cannot grow it.
-_checked: dict[str, bool] = {}
-_CHECKED_MAX: Final = 4096
+_good: set[str] = set()
+_GOOD_MAX: Final = 4096
 
 
 def _syntax_ok(text: str, pattern: re.Pattern[str]) -> bool:
-    ok = _checked.get(text)
-    if ok is None:
-        ok = pattern.match(text) is not None
-        if len(_checked) >= _CHECKED_MAX:
-            _checked.clear()
-        _checked[text] = ok
-    return ok
+    if text in _good:
+        return True
+    if pattern.match(text) is None:
+        return False
+    if len(_good) >= _GOOD_MAX:
+        _good.clear()
+    _good.add(text)
+    return True
 
 
 def _failure(raw: bytes, exc: BaseException) -> Rejected:
@@ -171,12 +172,8 @@ def decode_lines(lines: Iterable[bytes], reject: Callable[[int, Rejected, bytes]
     each invalid line. Blank lines are separators. The same checks as :func:`decode_event`,
     unrolled into one loop because a backtest spends most of its time right here."""
     decode = _decoder.decode
-    checked = _checked
-    lineno = 0
-    for raw in lines:
-        lineno += 1
-        if raw == b"\n" or raw == b"\r\n":
-            continue
+    good = _good
+    for lineno, raw in enumerate(lines, 1):
         if len(raw) <= MAX_MESSAGE_BYTES:
             try:
                 event: Event = decode(raw)
@@ -184,10 +181,11 @@ def decode_lines(lines: Iterable[bytes], reject: Callable[[int, Rejected, bytes]
                 pass
             else:
                 market = event.market
-                if checked.get(event.policy_area) is True and (
-                        market is None or checked.get(market) is True):
+                if event.policy_area in good and (market is None or market in good):
                     yield event
                     continue
+        if raw == b"\n" or raw == b"\r\n":
+            continue  # a blank line in JSON Lines is a separator, not a message
         result = decode_event(raw)  # the slow path finds the reason (or a first-seen area)
         if type(result) is Rejected:
             reject(lineno, result, raw.rstrip(b"\r\n"))
@@ -203,12 +201,10 @@ def decode_event(raw: bytes) -> Event | Rejected:
         event: Event = _decoder.decode(raw)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
         return _failure(raw, exc)
-    area = event.policy_area
-    if _checked.get(area) is not True and not _syntax_ok(area, _AREA_RE):
+    if not _syntax_ok(event.policy_area, _AREA_RE):
         return Rejected("bad_value:policy_area", event.event_id)
     market = event.market
-    if market is not None and _checked.get(market) is not True and not _syntax_ok(
-            market, _MARKET_RE):
+    if market is not None and not _syntax_ok(market, _MARKET_RE):
         return Rejected("bad_value:market", event.event_id)
     return event
 
