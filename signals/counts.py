@@ -29,7 +29,7 @@ _ELEVATED_REPORTERS: Final = frozenset({"regulator", "trusted_flagger"})
 class Counts:
     """Counters for one key and pane. Slots and plain ints: this is the per-event hot path."""
 
-    __slots__ = (*FIELDS, "latencies")
+    __slots__ = (*FIELDS, "latencies", "latency_total")
 
     def __init__(self) -> None:
         self.reports = 0
@@ -43,6 +43,10 @@ class Counts:
         self.appeals_decided = 0
         self.appeals_overturned = 0
         self.latencies: list[float] = []
+        # -1: ``latencies`` holds every value. Otherwise a window holds only the largest
+        # values that can decide its percentile, out of ``latency_total`` (see
+        # signals.definitions.percentile_tail).
+        self.latency_total = -1
 
     def add_event(self, event: Event) -> None:
         if type(event) is Report:

@@ -41,10 +41,33 @@ def nearest_rank(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+P95: Final = 0.95
+
+
+def percentile_tail(parts: Sequence[list[float]], q: float) -> tuple[list[float], int]:
+    """The values that can be the nearest-rank ``q`` percentile of the union of ``parts``,
+    and the union's size. Sorts each part in place (cheap when already sorted, as panes are
+    after their first window) and keeps only each part's largest ``n - rank + 1`` values:
+    the answer is among them, and sorting those is far cheaper than sorting a window."""
+    n = sum(len(p) for p in parts)
+    if n == 0:
+        return [], 0
+    keep = n - max(1, math.ceil(q * n)) + 1
+    tail: list[float] = []
+    for part in parts:
+        part.sort()
+        tail.extend(part[-keep:])
+    return tail, n
+
+
 def _p95(c: Counts) -> Value:
     if not c.latencies:
         return None, 0
-    return nearest_rank(c.latencies, 0.95), len(c.latencies)
+    if c.latency_total < 0:
+        return nearest_rank(c.latencies, P95), len(c.latencies)
+    n = c.latency_total
+    keep = n - max(1, math.ceil(P95 * n)) + 1
+    return sorted(c.latencies)[-keep], n
 
 
 def _surge_volume(c: Counts) -> Value:

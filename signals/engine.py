@@ -31,7 +31,7 @@ import msgspec
 from signals.alerting import AlertMachine, Change, State
 from signals.config import OTHER, SEVERITIES, Config, Severity, SignalRule
 from signals.counts import Counts
-from signals.definitions import SIGNALS, surge
+from signals.definitions import P95, SIGNALS, percentile_tail, surge
 from signals.events import Event
 
 Key = tuple[str, str | None]  # (policy area, market or None for the whole area)
@@ -423,11 +423,16 @@ class Evaluator:
     def _window_counts(self, key: Key, start: int, end: int, latencies: bool) -> Counts:
         total = Counts()
         closed = self._closed
+        parts: list[list[float]] = []
         for pane in range(start, end, self.pane):
             bucket = closed.get(pane)
             part = bucket.get(key) if bucket is not None else None
             if part is not None:
-                total.merge(part, latencies)
+                total.merge(part, latencies=False)
+                if latencies and part.latencies:
+                    parts.append(part.latencies)
+        if parts:
+            total.latencies, total.latency_total = percentile_tail(parts, P95)
         return total
 
     def _emit_windows(self, boundary: int) -> None:

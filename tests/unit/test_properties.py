@@ -172,3 +172,17 @@ def test_long_gaps_emit_the_same_rows_as_closing_every_window(
         if e["type"] == "report":
             area = e["policy_area"] if e["policy_area"] != "unknown_area" else "other"
             assert any(a <= _ts(e) < b and area == where for a, b, where in windows), e
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.floats(0, 1e6, allow_nan=False), max_size=80), min_size=1,
+                max_size=10), st.sampled_from((0.5, 0.9, 0.95, 0.99)))
+def test_percentile_from_pane_tails_is_exact(parts: list[list[float]], q: float) -> None:
+    from signals.definitions import nearest_rank, percentile_tail
+
+    everything = [x for p in parts for x in p]
+    tail, n = percentile_tail([list(p) for p in parts], q)
+    assert n == len(everything)
+    if n:
+        keep = n - max(1, math.ceil(q * n)) + 1
+        assert sorted(tail)[-keep] == nearest_rank(everything, q)
