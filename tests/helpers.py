@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from signals.engine import Engine, Episode, SignalRow
 from signals.events import Rejected, decode_event
 
 REPO = Path(__file__).resolve().parent.parent
+# The shared contract and data sit beside the clone (as CI lays them out); override with
+# HARMWATCH_SHARED when they live elsewhere.
+SHARED = Path(os.environ.get("HARMWATCH_SHARED", REPO.parent / "shared"))
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 
 TAXONOMY: dict[str, Any] = {

@@ -13,9 +13,9 @@ from signals.events import Decision, decode_event
 from streams.config_files import load_config
 from streams.dsa_import import convert
 from streams.pipeline import Pipeline
-from tests.helpers import REPO
+from tests.helpers import REPO, SHARED
 
-DATA = REPO.parent / "shared" / "data" / "dsa-sor"
+DATA = SHARED / "data" / "dsa-sor"
 FILES = sorted(DATA.glob("*.csv"))
 
 

@@ -14,9 +14,9 @@ from signals.events import (
     decode_event,
     json_schema,
 )
-from tests.helpers import REPO, ev, line
+from tests.helpers import SHARED, ev, line
 
-EXAMPLES = REPO.parent / "shared" / "contract" / "examples.jsonl"
+EXAMPLES = SHARED / "contract" / "examples.jsonl"
 
 
 def test_contract_examples_are_valid() -> None:
