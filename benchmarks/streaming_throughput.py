@@ -1,0 +1,178 @@
+"""Streaming benchmarks against a real local Kafka broker (results in docs/streaming.md).
+
+    .venv/bin/python benchmarks/streaming_throughput.py [--broker HOST:PORT] [--events N]
+
+Without --broker a LocalKafka is started in a temp dir (and stopped at the end).
+
+1. throughput: N events preloaded on 6-partition topics; one worker (batched, what ships)
+   and one with the plain per-event agent (``--per-event``), then two batched workers;
+   events/s from the first counted event until every event is counted (startup excluded).
+2. latency: one worker, a producer at a steady rate (default 5,000/s) for 20 s, /metrics
+   scraped every 50 ms; latency of message i = first scrape where
+   ``harmwatch_events_total`` >= i minus the time message i was sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kafka import KafkaProducer
+
+from streams.kafka_local import LocalKafka, free_port
+from streams.kafka_settings import KafkaSettings
+from streams.simulator import Simulator
+from streams.topics import create_topics
+from tests.streaming.kafka_harness import Env, Worker, metric_sum, wait_until
+
+STREAM_TOPIC = {b'"type":"decision"': "decisions", b'"type":"appeal"': "appeals",
+                b'"type":"report"': "reports"}
+
+
+def _events(n: int) -> list[tuple[str, bytes, bytes]]:
+    start = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+    sim = Simulator(start=start, seed=11, duplicate_rate=0.0, scale=30.0)
+    out = []
+    for _, line in sim.lines(10**7):
+        for marker, topic in STREAM_TOPIC.items():
+            if marker in line:
+                eid = line.split(b'"event_id":"', 1)[1].split(b'"', 1)[0]
+                out.append((topic, eid, line))
+                break
+        if len(out) >= n:
+            break
+    return out
+
+
+def _preload(env: Env, events: list[tuple[str, bytes, bytes]], rate: float | None = None,
+             marks: list[tuple[float, int]] | None = None) -> float:
+    producer = KafkaProducer(bootstrap_servers=env.broker, linger_ms=20,
+                             batch_size=1024 * 1024, acks=1)
+    started = time.monotonic()
+    for i, (topic, key, value) in enumerate(events, 1):
+        producer.send(env.topic(topic), value=value, key=key)
+        if rate and i % 50 == 0:
+            now = time.monotonic()
+            if marks is not None:
+                marks.append((now, i))
+            ahead = i / rate - (now - started)
+            if ahead > 0:
+                time.sleep(ahead)
+    producer.flush()
+    producer.close()
+    return time.monotonic() - started
+
+
+def _counted(w: Worker) -> float:
+    return metric_sum(w.metrics(), "harmwatch_events_total")
+
+
+def throughput(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
+               workers: int, per_event: bool) -> dict[str, float]:
+    env = Env(broker, tmp / f"tp-{workers}-{per_event}")
+    env.tmp.mkdir(parents=True, exist_ok=True)
+    create_topics(KafkaSettings(broker=broker, topic_prefix=env.prefix, app_id=env.app_id))
+    load_s = _preload(env, events)
+    extra = ("--per-event",) if per_event else ()
+    ws = [Worker(env, f"w{i}", *extra).start() for i in range(workers)]
+    n = len(events)
+    try:
+        def first() -> float | None:
+            return time.monotonic() if sum(_counted(w) for w in ws) > 0 else None
+
+        t0 = wait_until(first, 180, "the first counted event", interval=0.05)
+        c0 = sum(_counted(w) for w in ws)
+        wait_until(lambda: sum(_counted(w) for w in ws) >= n, 900, f"{n} counted events",
+                   interval=0.2)
+        t1 = time.monotonic()
+    finally:
+        for w in ws:
+            w.stop()
+    return {"events": n, "produce_s": load_s, "seconds": t1 - t0,
+            "events_per_s": (n - c0) / (t1 - t0)}
+
+
+def latency(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
+            rate: float) -> dict[str, float]:
+    env = Env(broker, tmp / "lat")
+    env.tmp.mkdir(parents=True, exist_ok=True)
+    create_topics(KafkaSettings(broker=broker, topic_prefix=env.prefix, app_id=env.app_id))
+    w = Worker(env, "lat").start()
+    scrapes: list[tuple[float, float]] = []
+    stop = threading.Event()
+    try:
+        wait_until(w.metrics, 90, "/metrics")
+        time.sleep(5)  # group join and assignment settle
+
+        def scrape() -> None:
+            while not stop.is_set():
+                text = w.metrics()
+                scrapes.append((time.monotonic(), metric_sum(text, "harmwatch_events_total")))
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=scrape, daemon=True)
+        thread.start()
+        marks: list[tuple[float, int]] = []
+        _preload(env, events, rate=rate, marks=marks)
+        wait_until(lambda: scrapes and scrapes[-1][1] >= len(events), 120, "all counted")
+        stop.set()
+        thread.join()
+    finally:
+        w.stop()
+    lat = []
+    j = 0
+    for sent_at, i in marks:
+        while j < len(scrapes) and scrapes[j][1] < i:
+            j += 1
+        if j == len(scrapes):
+            break
+        lat.append(scrapes[j][0] - sent_at)
+    lat.sort()
+    return {"rate": rate, "samples": len(lat), "p50_s": statistics.median(lat),
+            "p99_s": lat[int(len(lat) * 0.99) - 1], "max_s": lat[-1]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--broker")
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["batched", "per-event", "two", "latency"])
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hw-bench-"))
+    kafka = None
+    broker = args.broker
+    if broker is None:
+        kafka = LocalKafka(tmp / "kafka", port=free_port(), controller_port=free_port())
+        kafka.start(timeout=120)
+        broker = kafka.bootstrap
+    try:
+        events = _events(args.events)
+        if "batched" not in args.skip:
+            print("one worker, batched:", throughput(broker, tmp, events, 1, False), flush=True)
+        if "per-event" not in args.skip:
+            print("one worker, per-event:", throughput(broker, tmp, events, 1, True),
+                  flush=True)
+        if "two" not in args.skip:
+            print("two workers, batched:", throughput(broker, tmp, events, 2, False),
+                  flush=True)
+        if "latency" not in args.skip:
+            lat_events = events[: int(args.rate * 20)]
+            print("latency:", latency(broker, tmp, lat_events, args.rate), flush=True)
+    finally:
+        if kafka is not None:
+            kafka.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
