@@ -235,6 +235,11 @@ class Runtime:
         after = self.settings.idle_after_s
         if not after:
             return
+        recovery = getattr(self.app.tables, "recovery", None)
+        if self.app.rebalancing or (recovery is not None and recovery.in_recovery):
+            # A newly assigned partition's snapshot may still be on its way from the
+            # changelog; loading it now would start that partition from empty state.
+            return
         now = time.monotonic()
         consumer = self.app.consumer
         quiet = []
