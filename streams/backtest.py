@@ -60,7 +60,8 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
                  keep_rows: list[SignalRow] | None = None) -> Pipeline:
     """Replay ``events``; write signal rows and rejects as they come. Raises OSError."""
     with ExitStack() as stack:
-        handle = stack.enter_context(events.open("rb"))
+        # A large buffer: the default 8 KiB made reading a tenth of a replay's time.
+        handle = stack.enter_context(events.open("rb", buffering=1 << 20))
         rejects = None
         if rejects_out is not None:
             rejects = RejectWriter(stack.enter_context(rejects_out.open("wb")))
