@@ -132,7 +132,8 @@ class Runtime:
         part = self.parts.get(tp)
         if part is None:
             src = source_id(tp.topic, tp.partition)
-            part = SourcePartition(self.config, src, self.areas)
+            # Events dated over 10 minutes ahead of this worker's clock are dead-lettered.
+            part = SourcePartition(self.config, src, self.areas, max_future_s=600.0)
             saved = self.ingest_table.data.get(src.encode())
             if saved:
                 part.restore(_decode_state(saved))

@@ -28,6 +28,7 @@ from signals.config import Config
 from signals.counts import Counts
 from signals.engine import Bucket, Evaluator, Ingest, Outcome, key_of, key_str
 from signals.events import Event, Rejected, decode_event
+from streams.pipeline import too_far_ahead
 
 NEG_INF = float("-inf")
 WATERMARK_HEADER = "harmwatch-watermark"
@@ -74,8 +75,10 @@ STREAM_OF_TYPE = {"Decision": "decision", "Appeal": "appeal", "Report": "report"
 class SourcePartition:
     """Dedupe, lateness and panes for one source partition, plus the offsets covered."""
 
-    def __init__(self, config: Config, source: str, areas: Iterable[str]) -> None:
+    def __init__(self, config: Config, source: str, areas: Iterable[str],
+                 max_future_s: float | None = None) -> None:
         self.source = source
+        self.max_future_s = max_future_s
         self.areas = tuple(areas)
         self.ingest = Ingest(config, on_close=self._closed)
         self.next_offset = 0  # the first offset this state does not cover
@@ -102,6 +105,9 @@ class SourcePartition:
         if type(event) is Rejected:
             return event
         assert not isinstance(event, Rejected)
+        ahead = too_far_ahead(event, self.max_future_s)
+        if ahead is not None:
+            return ahead
         return self.count(event, tally)
 
     def count(self, event: Event, tally: Tally) -> Outcome:

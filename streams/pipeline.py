@@ -7,11 +7,21 @@ from collections.abc import Callable
 
 from signals.config import Config
 from signals.engine import Engine, Outcome
-from signals.events import Appeal, Decision, Rejected, Report, decode_event
+from signals.events import Appeal, Decision, Event, Rejected, Report, decode_event
 
 STREAM_OF = {Decision: "decision", Appeal: "appeal", Report: "report"}
 
 RejectSink = Callable[[Rejected, bytes], None]
+
+
+def too_far_ahead(event: Event, max_future_s: float | None,
+                  clock: Callable[[], float] = time.time) -> Rejected | None:
+    """In live modes an event stamped further ahead of the wall clock than ``max_future_s``
+    is rejected: one event dated next year would otherwise move the watermark past every
+    real event and make them all late. A backtest has no wall clock and passes None."""
+    if max_future_s is not None and event.occurred_at.timestamp() > clock() + max_future_s:
+        return Rejected("future_timestamp:occurred_at", event.event_id)
+    return None
 
 
 class Pipeline:
@@ -24,10 +34,7 @@ class Pipeline:
     def __init__(self, config: Config, on_reject: RejectSink | None = None,
                  max_future_s: float | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        """``max_future_s``: in live modes, reject events stamped further ahead of the wall
-        clock than this. One event dated next year would otherwise move the watermark past
-        every real event and make them all late; a backtest has no wall clock and leaves
-        it off."""
+        """``max_future_s``: see :func:`too_far_ahead`."""
         self.engine = Engine(config)
         self.on_reject = on_reject
         self.events: dict[tuple[str, str, str], int] = {}
@@ -40,10 +47,9 @@ class Pipeline:
         if type(event) is Rejected:
             return self._reject(event, raw, stream)
         assert not isinstance(event, Rejected)
-        if (self.max_future_s is not None
-                and event.occurred_at.timestamp() > self.clock() + self.max_future_s):
-            return self._reject(Rejected("future_timestamp:occurred_at", event.event_id),
-                                raw, stream)
+        ahead = too_far_ahead(event, self.max_future_s, self.clock)
+        if ahead is not None:
+            return self._reject(ahead, raw, stream)
         outcome = self.engine.ingest(event)
         ckey = (STREAM_OF[type(event)], self.engine.area_of(event.policy_area), outcome)
         self.events[ckey] = self.events.get(ckey, 0) + 1

@@ -194,3 +194,14 @@ def test_area_snapshot_round_trip(config: Config, tmp_path: Path) -> None:
     copy.restore(state)
     assert copy.to_state() == state
     assert copy.evaluator.closed_until == area.evaluator.closed_until
+
+
+def test_source_partition_dead_letters_events_dated_far_ahead(config: Config) -> None:
+    part = SourcePartition(config, "t.reports:0", config.areas, max_future_s=600)
+    future = (b'{"event_id": "f1", "type": "report", "occurred_at": "2999-01-01T00:00:00Z",'
+              b' "policy_area": "youth_safety", "reporter": "user"}')
+    tally: dict[tuple[str, str, str], int] = {}
+    result = part.feed(0, future, tally)
+    assert isinstance(result, Rejected) and result.reason == "future_timestamp:occurred_at"
+    assert part.ingest.counted == 0 and part.ingest.newest == float("-inf")
+    assert part.feed(1, _sim_lines(1)[0], tally) is not None  # neighbours still counted
