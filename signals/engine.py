@@ -271,7 +271,7 @@ class Ingest:
             if self.on_close is not None:
                 self.on_close(pane, bucket, pane + self.pane)
         self._closed_until = end
-        self._trigger = end + self.pane + self.lateness
+        self._trigger = float(end + self.pane + self.lateness)
         if self.on_close is not None:
             self.on_close(end - self.pane, {}, end)
 
@@ -628,19 +628,57 @@ class Engine:
         self.ingest_.close_through(watermark)
 
     # Read-only views the drivers use.
-    pane = property(lambda self: self.ingest_.pane)
-    lateness = property(lambda self: self.ingest_.lateness)
-    counted = property(lambda self: self.ingest_.counted)
-    duplicates = property(lambda self: self.ingest_.duplicates)
-    late = property(lambda self: self.ingest_.late)
-    newest = property(lambda self: self.ingest_.newest)
-    watermark = property(lambda self: self.ingest_.watermark)
-    remembered_ids = property(lambda self: self.ingest_.remembered_ids)
-    rows = property(lambda self: self.evaluator.rows)
-    transitions = property(lambda self: self.evaluator.transitions)
-    episodes = property(lambda self: self.evaluator.episodes)
-    latest = property(lambda self: self.evaluator.latest)
-    machines = property(lambda self: self.evaluator.machines)
+    @property
+    def pane(self) -> int:
+        return self.ingest_.pane
+
+    @property
+    def lateness(self) -> int:
+        return self.ingest_.lateness
+
+    @property
+    def counted(self) -> int:
+        return self.ingest_.counted
+
+    @property
+    def duplicates(self) -> int:
+        return self.ingest_.duplicates
+
+    @property
+    def late(self) -> int:
+        return self.ingest_.late
+
+    @property
+    def newest(self) -> float:
+        return self.ingest_.newest
+
+    @property
+    def watermark(self) -> float:
+        return self.ingest_.watermark
+
+    @property
+    def remembered_ids(self) -> int:
+        return self.ingest_.remembered_ids
+
+    @property
+    def rows(self) -> list[SignalRow]:
+        return self.evaluator.rows
+
+    @property
+    def transitions(self) -> list[Transition]:
+        return self.evaluator.transitions
+
+    @property
+    def episodes(self) -> list[Episode]:
+        return self.evaluator.episodes
+
+    @property
+    def latest(self) -> dict[tuple[Key, str], SignalRow]:
+        return self.evaluator.latest
+
+    @property
+    def machines(self) -> dict[tuple[Key, str, Severity], AlertMachine]:
+        return self.evaluator.machines
 
     def drain_rows(self) -> list[SignalRow]:
         return self.evaluator.drain_rows()
