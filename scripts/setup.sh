@@ -9,3 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The engine's hot loop compiled with mypyc (falls back to pure Python if it cannot).
+bash scripts/build-native.sh

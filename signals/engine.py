@@ -33,6 +33,7 @@ from signals.config import OTHER, SEVERITIES, Config, Severity, SignalRule
 from signals.counts import Counts
 from signals.definitions import P95, SIGNALS, percentile_tail, surge
 from signals.events import Event
+from signals.records import Episode, SignalRow
 
 Key = tuple[str, str | None]  # (policy area, market or None for the whole area)
 Bucket = dict[Key, Counts]
@@ -59,27 +60,6 @@ def key_str(key: Key) -> str:
 def key_of(text: str) -> Key:
     area, _, market = text.partition("|")
     return (area, market or None)
-
-
-class SignalRow(msgspec.Struct, frozen=True):
-    policy_area: str
-    market: str | None
-    signal: str
-    window_start: dt.datetime
-    window_end: dt.datetime
-    value: float | int | None
-    n: int
-
-
-class Episode(msgspec.Struct):
-    policy_area: str
-    market: str | None
-    signal: str
-    severity: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    peak_value: float | int
-    threshold: float | int
 
 
 @dataclass(frozen=True)
@@ -260,17 +240,17 @@ class Ingest:
         if end <= self._closed_until:
             return
         if self._rotate_at == _NEG_INF:
-            self._rotate_at = end + self._generation_s
+            self._rotate_at = float(end + self._generation_s)
         elif end >= self._rotate_at:
             # The younger generation holds ids of events just counted (the one that moved
             # the frontier among them), so it is kept one more period even after a jump.
             self._seen_old, self._seen = self._seen, set()
-            self._rotate_at = end + self._generation_s
+            self._rotate_at = float(end + self._generation_s)
         for pane in sorted(p for p in self._panes if p + self.pane <= end):
             bucket = self._panes.pop(pane)
             if self.on_close is not None:
                 self.on_close(pane, bucket, pane + self.pane)
-        self._closed_until = end
+        self._closed_until = float(end)
         self._trigger = float(end + self.pane + self.lateness)
         if self.on_close is not None:
             self.on_close(end - self.pane, {}, end)

@@ -13,8 +13,9 @@ from typing import IO, BinaryIO
 import msgspec
 
 from signals.config import Config
-from signals.engine import Engine, Episode, SignalRow
+from signals.engine import Engine
 from signals.events import Rejected, decode_lines
+from signals.records import Episode, SignalRow
 from streams.pipeline import Pipeline
 
 _encoder = msgspec.json.Encoder()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from signals.config import Config, ConfigError
 from signals.durations import parse_duration
-from signals.engine import SignalRow
+from signals.records import SignalRow
 
 DEFAULT_METRICS_PORT = 9464
 

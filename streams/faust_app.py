@@ -40,8 +40,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from alerts.metrics import HarmwatchCollector, Snapshot, new_registry
 from signals.alerting import STATE_CODES
 from signals.config import Config
-from signals.engine import Episode, SignalRow
 from signals.events import Rejected
+from signals.records import Episode, SignalRow
 from streams.kafka_settings import KafkaSettings
 from streams.merge import (
     WATERMARK_HEADER,

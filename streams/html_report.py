@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from signals.config import Config
-from signals.engine import Episode, SignalRow
+from signals.records import Episode, SignalRow
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 760, 170, 56, 12, 14, 26
 _SEV_COLOUR = {"warn": "#e6a700", "critical": "#d62728"}

@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 
 from signals.config import Config, parse_taxonomy, parse_thresholds
-from signals.engine import Engine, Episode, SignalRow
+from signals.engine import Engine
 from signals.events import Rejected, decode_event
+from signals.records import Episode, SignalRow
 
 REPO = Path(__file__).resolve().parent.parent
 # The shared contract and data sit beside the clone (as CI lays them out); override with

@@ -11,8 +11,9 @@ import msgspec
 import pytest
 
 from signals.config import Config
-from signals.engine import Engine, Episode, SignalRow
+from signals.engine import Engine
 from signals.events import Rejected, decode_event
+from signals.records import Episode, SignalRow
 from streams.config_files import load_config
 from streams.merge import (
     AreaMerge,

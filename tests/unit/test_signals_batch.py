@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from signals.engine import SignalRow
+from signals.records import SignalRow
 from tests.helpers import T0, ev, make_config, run_engine
 
 AREAS = ("youth_safety", "adult_nudity", "body_image", "not_in_taxonomy")

@@ -1,0 +1,32 @@
+"""Output records (``shared/contract/SIGNALS.md``): signal rows and alert episodes.
+
+msgspec structs, kept out of the modules that ``scripts/build-native.sh`` compiles:
+msgspec reads these annotations at run time, which compiled classes do not keep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+
+class SignalRow(msgspec.Struct, frozen=True):
+    policy_area: str
+    market: str | None
+    signal: str
+    window_start: dt.datetime
+    window_end: dt.datetime
+    value: float | int | None
+    n: int
+
+
+class Episode(msgspec.Struct):
+    policy_area: str
+    market: str | None
+    signal: str
+    severity: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    peak_value: float | int
+    threshold: float | int
