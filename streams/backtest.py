@@ -14,7 +14,8 @@ import msgspec
 
 from signals.config import Config
 from signals.engine import Engine
-from signals.events import Rejected, decode_lines
+from signals.events import Rejected
+from signals.lines import decode_lines
 from signals.records import Episode, SignalRow
 from streams.pipeline import Pipeline
 
