@@ -156,9 +156,13 @@ def _loop(pipeline: Pipeline, collector: HarmwatchCollector, source: Source,
         if speed and when != float("-inf"):
             if paced_from is None:
                 paced_from = when
-            if when >= paced_from:
+            if when < paced_from:
+                view.phase = ("warming up: replaying history at full speed so the baselines "
+                              "are ready; incidents start when it goes live")
+            else:
                 if anchor is None:
                     anchor = time.monotonic()
+                    view.phase = ""
                 delay = (when - paced_from) / speed - (time.monotonic() - anchor)
                 if delay > 0:
                     time.sleep(delay)

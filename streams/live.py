@@ -52,6 +52,7 @@ class LiveView:
         self.port = port
         self.recent: deque[str] = deque(maxlen=8)
         self.rate = 0.0
+        self.phase = ""
 
     def note(self, transitions: list[Transition]) -> None:
         for t in transitions:
@@ -94,7 +95,11 @@ class LiveView:
             (f"http://127.0.0.1:{self.port}/metrics" if self.port else "off", "underline"),
         )
         log = Text("\n".join(self.recent) or "no alert has fired yet", style="dim")
-        return Group(header, table, Panel(log, title="recent alerts (Ctrl-C to stop)"))
+        parts: list[Text | Table | Panel] = [header, table,
+                                             Panel(log, title="recent alerts (Ctrl-C to stop)")]
+        if self.phase:
+            parts.insert(1, Text(self.phase, style="yellow"))
+        return Group(*parts)
 
 
 def log_transitions(transitions: list[Transition], out: IO[str]) -> None:
