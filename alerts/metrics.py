@@ -26,7 +26,7 @@ Metric names (the contract with the generated rules and dashboards):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from signals.alerting import STATE_CODES
 from signals.config import SEVERITIES, Config
-from signals.engine import Engine
+from signals.engine import Engine, Evaluator
 from streams.pipeline import STREAM_OF, Pipeline
 
 STREAMS = tuple(STREAM_OF.values())
@@ -50,17 +50,24 @@ class Snapshot:
     dedupe_ids: int = 0
 
 
+def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
+                remembered_ids: int) -> Snapshot:
+    """Values and alert states of one or many evaluators (the worker has one per area)."""
+    values: list[tuple[str, str, str, float, int, float]] = []
+    states: list[tuple[str, str, str, str, int]] = []
+    for ev in evaluators:
+        values.extend((key[0], key[1] or "", signal, float(row.value), row.n,
+                       row.window_end.timestamp())
+                      for (key, signal), row in ev.latest.items() if row.value is not None)
+        states.extend((key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
+                      for (key, signal, severity), m in ev.machines.items())
+    return Snapshot(tuple(values), tuple(states), watermark, remembered_ids)
+
+
 def take_snapshot(engine: Engine) -> Snapshot:
-    values = tuple(
-        (key[0], key[1] or "", signal, float(row.value), row.n, row.window_end.timestamp())
-        for (key, signal), row in engine.latest.items() if row.value is not None
-    )
-    states = tuple(
-        (key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
-        for (key, signal, severity), m in engine.machines.items()
-    )
     wm = engine.watermark
-    return Snapshot(values, states, wm if wm != float("-inf") else None, engine.remembered_ids)
+    return snapshot_of([engine.evaluator], wm if wm != float("-inf") else None,
+                       engine.remembered_ids)
 
 
 @dataclass(eq=False)  # registries key collectors by identity

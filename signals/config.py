@@ -217,8 +217,6 @@ def _fix_for(err: Mapping[str, Any]) -> str:
         return "remove it or check its spelling"
     if kind == "missing":
         return "add it"
-    if kind == "literal_error":
-        return ""
     return ""
 
 
@@ -281,8 +279,9 @@ def parse_thresholds(data: object, taxonomy: Taxonomy, source: str = "thresholds
     for signal, spec in raw.defaults.items():
         if signal not in SIGNALS:
             continue
-        problems.extend(_check_rule(signal, spec, source, f"defaults.{signal}"))
-        defaults_ok[signal] = not problems
+        issues = _check_rule(signal, spec, source, f"defaults.{signal}")
+        problems.extend(issues)
+        defaults_ok[signal] = not issues
     for signal, spec in raw.defaults.items():
         if not defaults_ok.get(signal):
             continue

@@ -37,8 +37,7 @@ from faust.types import TP, EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from alerts.metrics import HarmwatchCollector, Snapshot, new_registry
-from signals.alerting import STATE_CODES
+from alerts.metrics import HarmwatchCollector, Snapshot, new_registry, snapshot_of
 from signals.config import Config
 from signals.events import Rejected
 from signals.records import Episode, SignalRow
@@ -306,19 +305,11 @@ class Runtime:
     # --- metrics -------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        values: list[tuple[str, str, str, float, int, float]] = []
-        states: list[tuple[str, str, str, str, int]] = []
-        for merge, _ in self.merges.values():
-            ev = merge.evaluator
-            values.extend((key[0], key[1] or "", signal, float(row.value), row.n,
-                           row.window_end.timestamp())
-                          for (key, signal), row in ev.latest.items() if row.value is not None)
-            states.extend((key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
-                          for (key, signal, severity), m in ev.machines.items())
         marks = [p.ingest.watermark for p in self.parts.values()
                  if p.ingest.newest != float("-inf")]
-        return Snapshot(tuple(values), tuple(states), min(marks) if marks else None,
-                        sum(p.ingest.remembered_ids for p in self.parts.values()))
+        return snapshot_of((m.evaluator for m, _ in self.merges.values()),
+                           min(marks) if marks else None,
+                           sum(p.ingest.remembered_ids for p in self.parts.values()))
 
     def lags(self) -> Iterator[tuple[str, int, int]]:
         consumer = self.app.consumer

@@ -202,7 +202,6 @@ class Simulator:
             e["reporter"] = "regulator" if rng.random() < p.regulator else (
                 "user" if rng.random() < 0.95 else "advertiser")
             yield orjson.dumps(e)
-        enforced = 0
         for _ in range(_poisson(rng, p.decisions * factor)):
             e = base("decision")
             r = rng.random()
@@ -214,7 +213,6 @@ class Simulator:
                 e["action"] = "reject_ad" if e["surface"] == "ad" else "remove"
                 e["minor_audience"] = rng.random() < p.minor
                 e["severity"] = rng.randint(1, 4)
-                enforced += 1
             if rng.random() < 0.5:
                 e["source"] = "user_report"
                 occurred = dt.datetime.fromisoformat(str(e["occurred_at"]))
