@@ -127,6 +127,9 @@ class Ingest:
         self.duplicates = 0
         self.late = 0
         self.dedupe_overflow = 0
+        # Each rotation drops the older id generation; a streaming worker notes the source
+        # offset of every rotation so that it can rebuild the ids from the log.
+        self.rotations = 0
 
     def area_of(self, policy_area: str) -> str:
         return self._area_keys.get(policy_area, self._other)[0]
@@ -246,6 +249,7 @@ class Ingest:
             # the frontier among them), so it is kept one more period even after a jump.
             self._seen_old, self._seen = self._seen, set()
             self._rotate_at = float(end + self._generation_s)
+            self.rotations += 1
         for pane in sorted(p for p in self._panes if p + self.pane <= end):
             bucket = self._panes.pop(pane)
             if self.on_close is not None:
@@ -256,12 +260,14 @@ class Ingest:
             self.on_close(end - self.pane, {}, end)
 
     # Snapshots let a streaming worker keep this state in a changelog-backed table.
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, with_ids: bool = True) -> dict[str, Any]:
+        """Without ids the snapshot stays small at any event rate; the owner must then
+        :meth:`remember` the ids again (the worker re-reads them from the source log)."""
         return {
             "panes": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
                       for p, b in self._panes.items()},
-            "ids": sorted(self._seen),
-            "ids_old": sorted(self._seen_old),
+            "ids": sorted(self._seen) if with_ids else [],
+            "ids_old": sorted(self._seen_old) if with_ids else [],
             "rotate_at": None if self._rotate_at == _NEG_INF else self._rotate_at,
             "closed_until": None if self._closed_until == _NEG_INF else self._closed_until,
             "max_ts": None if self._max_ts == _NEG_INF else self._max_ts,
@@ -280,6 +286,22 @@ class Ingest:
         self._max_ts = _NEG_INF if mt is None else float(mt)
         self._trigger = (_NEG_INF if cu is None else float(cu) + self.pane + self.lateness)
         self.counted, self.duplicates, self.late, self.dedupe_overflow = state["counters"]
+
+    def remember(self, young: Iterable[str], old: Iterable[str] = ()) -> None:
+        """Add ids to the younger and the older generation (after an id-less restore).
+
+        Remembering an id longer than the engine would have is harmless: an event's copies
+        share its pane, so once the id would have been forgotten a copy is late anyway.
+        """
+        self._seen_old.update(old)
+        seen = self._seen
+        room = self._max_ids - len(seen)
+        for event_id in young:
+            if room <= 0:
+                break
+            if event_id not in seen:
+                seen.add(event_id)
+                room -= 1
 
 
 # --- evaluator --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -41,6 +41,7 @@ from alerts.metrics import HarmwatchCollector, Snapshot, new_registry, snapshot_
 from signals.config import Config
 from signals.events import Rejected
 from signals.records import Episode, SignalRow
+from streams.direct_ingest import DirectIngest
 from streams.kafka_settings import KafkaSettings
 from streams.merge import (
     WATERMARK_HEADER,
@@ -72,7 +73,9 @@ class WorkerOptions:
     web_host: str = "127.0.0.1"
     signals_out: Path | None = None
     episodes_out: Path | None = None
-    per_event: bool = False  # benchmark only: the plain per-event agent
+    # "direct" (ships): batches read beside Faust (streams/direct_ingest.py). The Faust
+    # agent baselines, for the benchmark: "agent" (take_events batches), "per-event".
+    ingest: str = "direct"
     loglevel: str = "WARNING"
 
 
@@ -106,6 +109,9 @@ class Runtime:
         self.collector = WorkerCollector(config, pipelines=[_as_pipeline(self.counters)],
                                          runtime=self)
         self.registry = new_registry(self.collector)
+        # The direct consumer's batches, its snapshots and the idle check take turns.
+        self.ingest_lock = asyncio.Lock()
+        self.direct: DirectIngest | None = None
         self._signals: IO[bytes] | None = None
         if opts.signals_out is not None:
             self._signals = opts.signals_out.open("ab")
@@ -127,7 +133,7 @@ class Runtime:
 
     # --- state load / save ---------------------------------------------------------------
 
-    def _part(self, tp: TP) -> SourcePartition:
+    def part(self, tp: TP) -> SourcePartition:
         part = self.parts.get(tp)
         if part is None:
             src = source_id(tp.topic, tp.partition)
@@ -171,43 +177,83 @@ class Runtime:
         for area in [a for a, (_, p) in self.merges.items() if p in gone]:
             del self.merges[area]
 
-    # --- the ingest agent ------------------------------------------------------------------
+    # --- ingest (shared by the direct consumer and the agent baselines) -------------------
+
+    async def ingest_records(self, tp: TP, messages: Sequence[Any]) -> SourcePartition:
+        """One source partition's messages in offset order (anything with ``offset``,
+        ``key``, ``value`` and ``headers``: an aiokafka record or a Faust message)."""
+        part = self.part(tp)
+        self.last_message[tp] = time.monotonic()
+        if part.replaying:
+            messages = self._rebuild(part, messages)
+        run: list[Any] = []
+        for msg in messages:
+            headers = msg.headers
+            mark = _header(headers, WATERMARK_HEADER) if headers else None
+            if mark is None:
+                run.append(msg)
+                continue
+            await self._feed(tp, part, run)
+            run = []
+            try:
+                part.advance(msg.offset, float(mark))
+            except ValueError:
+                part.skip(msg.offset)
+        await self._feed(tp, part, run)
+        return part
+
+    @staticmethod
+    def _rebuild(part: SourcePartition, messages: Sequence[Any]) -> Sequence[Any]:
+        """Feed the ids of already counted messages back to a restored partition; return
+        the messages still to count."""
+        end = part.next_offset
+        cut = 0
+        while cut < len(messages) and messages[cut].offset < end:
+            cut += 1
+        part.rebuild_ids((m.offset, m.value or b"") for m in messages[:cut])
+        if cut < len(messages):
+            part.end_replay()
+            log.info("source %s: dedupe ids rebuilt from the log (%d remembered)",
+                     part.source, part.ingest.remembered_ids)
+        return messages[cut:]
+
+    async def _feed(self, tp: TP, part: SourcePartition, run: list[Any]) -> None:
+        if not run:
+            return
+        rejected = part.feed_batch(((m.offset, m.value or b"") for m in run),
+                                   self.counters.events)
+        if not rejected:
+            return
+        stream = self.stream_of.get(tp.topic, "unknown")
+        invalid = self.counters.invalid
+        by_offset = {m.offset: m for m in run}
+        for offset, result in rejected:
+            key = (stream, result.reason)
+            invalid[key] = invalid.get(key, 0) + 1
+            await self._dead_letter(tp, by_offset[offset], result)
 
     async def ingest_batch(self, events: Iterable[EventT[Any]]) -> None:
-        touched: dict[TP, SourcePartition] = {}
-        tally = self.counters.events
-        invalid = self.counters.invalid
-        now = time.monotonic()
+        """The Faust-agent baselines: Faust delivered these; snapshot every partition they
+        touched (ids included, since Faust, not this state, decides where a restart
+        resumes)."""
+        by_tp: dict[TP, list[Any]] = {}
         for event in events:
             msg = event.message
-            tp = msg.tp
-            part = touched.get(tp) or self._part(tp)
-            touched[tp] = part
-            self.last_message[tp] = now
-            mark = _header(msg.headers, WATERMARK_HEADER)
-            if mark is not None:
-                try:
-                    part.advance(msg.offset, float(mark))
-                except ValueError:
-                    part.skip(msg.offset)
-                continue
-            raw = msg.value if isinstance(msg.value, bytes) else b""
-            result = part.feed(msg.offset, raw, tally)
-            if type(result) is Rejected:
-                assert isinstance(result, Rejected)
-                stream = self.stream_of.get(tp.topic, "unknown")
-                key = (stream, result.reason)
-                invalid[key] = invalid.get(key, 0) + 1
-                await self._dead_letter(msg, result)
-        await self._publish(touched.values())
-        for tp, part in touched.items():
-            self._save(self.ingest_table, part.source, tp.partition, part.to_state())
+            by_tp.setdefault(msg.tp, []).append(msg)
+        touched = {tp: await self.ingest_records(tp, msgs) for tp, msgs in by_tp.items()}
+        await self.publish(touched.values())
+        self.save_parts(touched, with_ids=True)
 
-    async def _dead_letter(self, msg: Any, rejected: Rejected) -> None:
+    def save_parts(self, parts: dict[TP, SourcePartition], with_ids: bool) -> None:
+        for tp, part in parts.items():
+            self._save(self.ingest_table, part.source, tp.partition,
+                       part.to_state(with_ids=with_ids))
+
+    async def _dead_letter(self, tp: TP, msg: Any, rejected: Rejected) -> None:
         headers = [
             ("harmwatch-reason", rejected.reason.encode()),
-            ("harmwatch-source-topic", msg.topic.encode()),
-            ("harmwatch-source-partition", str(msg.partition).encode()),
+            ("harmwatch-source-topic", tp.topic.encode()),
+            ("harmwatch-source-partition", str(tp.partition).encode()),
             ("harmwatch-source-offset", str(msg.offset).encode()),
         ]
         if rejected.event_id:
@@ -215,7 +261,7 @@ class Runtime:
         value = msg.value if isinstance(msg.value, bytes) else b""
         await self.dead_letter.send(key=msg.key, value=value, headers=headers, force=True)
 
-    async def _publish(self, parts: Iterable[SourcePartition],
+    async def publish(self, parts: Iterable[SourcePartition],
                        idle: bool = False) -> None:
         """Publish pane messages and wait until Kafka has them: only then may a snapshot
         say they were announced."""
@@ -240,8 +286,15 @@ class Runtime:
             # A newly assigned partition's snapshot may still be on its way from the
             # changelog; loading it now would start that partition from empty state.
             return
+        async with self.ingest_lock:
+            await self._idle_check(after)
+
+    def _source_consumer(self) -> Any:
+        return self.direct if self.direct is not None else self.app.consumer
+
+    async def _idle_check(self, after: float) -> None:
         now = time.monotonic()
-        consumer = self.app.consumer
+        consumer = self._source_consumer()
         quiet = []
         for tp in list(consumer.assignment()):
             if tp.topic not in self.stream_of:
@@ -249,14 +302,14 @@ class Runtime:
             last = self.last_message.setdefault(tp, now)
             if now - last < after:
                 continue
-            part = self._part(tp)
+            part = self.part(tp)
             high = consumer.highwater(tp)
             if high is not None and high > part.next_offset:
                 continue  # not caught up: not idle, just slow
             self.last_message[tp] = now - after / 2  # repeat at half the idle time
             quiet.append(part)
         if quiet:
-            await self._publish(quiet, idle=True)
+            await self.publish(quiet, idle=True)
 
     # --- the merge agent ---------------------------------------------------------------------
 
@@ -312,7 +365,7 @@ class Runtime:
                            sum(p.ingest.remembered_ids for p in self.parts.values()))
 
     def lags(self) -> Iterator[tuple[str, int, int]]:
-        consumer = self.app.consumer
+        consumer = self._source_consumer()
         for tp in sorted(consumer.assignment()):
             if tp.topic not in self.stream_of:
                 continue
@@ -385,18 +438,33 @@ def create_app(config: Config, settings: KafkaSettings,
     )
     runtime = Runtime(app, config, settings, opts)
 
-    if opts.per_event:
+    if opts.ingest == "direct":
+        direct = runtime.direct = DirectIngest(runtime)
+        changelog = runtime.ingest_table.changelog_topic.get_topic_name()
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def ingest() -> None:
+            await _guard(lambda _: direct.run(), None)
+
+        async def on_rebalance_complete(sender: Any, *args: Any, **kwargs: Any) -> None:
+            direct.on_assigned({tp.partition for tp in app.assignor.assigned_actives()
+                                if tp.topic == changelog})
+
+        app.on_rebalance_complete.connect(cast(Any, on_rebalance_complete))
+    elif opts.ingest == "per-event":
         @app.agent(runtime.source_topic, name="ingest")
         async def ingest_per_event(stream: Any) -> None:
             # Benchmark baseline: one event per loop, one table write per event.
             async for event in stream.events():
                 await runtime.ingest_batch([event])
-    else:
+    elif opts.ingest == "agent":
         @app.agent(runtime.source_topic, name="ingest")
-        async def ingest(stream: Any) -> None:
+        async def ingest_agent(stream: Any) -> None:
             async for events in stream.take_events(settings.batch_max,
                                                    within=settings.batch_within_s):
                 await _guard(runtime.ingest_batch, events)
+    else:
+        raise ValueError(f"unknown ingest mode {opts.ingest!r}")
 
     @app.agent(runtime.panes_topic, name="merge")
     async def merge(stream: Any) -> None:
@@ -423,6 +491,8 @@ def create_app(config: Config, settings: KafkaSettings,
                          content_type="application/x-ndjson")
 
     async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        if runtime.direct is not None:
+            await runtime.direct.on_revoked()
         runtime.forget(args[0] if args else kwargs.get("revoked", ()))
 
     app.on_partitions_revoked.connect(cast(Any, on_revoked))

@@ -58,7 +58,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings_or_exit(args)
     opts = WorkerOptions(web_port=args.web_port, web_host=args.web_host,
                          signals_out=args.signals_out, episodes_out=args.episodes_out,
-                         per_event=args.per_event, loglevel=args.loglevel.upper())
+                         ingest=args.ingest, loglevel=args.loglevel.upper())
     return run_worker(config, settings, opts, give_up_after_s=args.give_up_after)
 
 
@@ -168,7 +168,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "(default: wait forever)")
     w.add_argument("--loglevel", default="warning",
                    choices=("debug", "info", "warning", "error"))
-    w.add_argument("--per-event", action="store_true", help=argparse.SUPPRESS)
+    w.add_argument("--ingest", default="direct", choices=("direct", "agent", "per-event"),
+                   help="how source topics are read: direct (default; batches beside "
+                        "Faust), or the Faust-agent baselines the benchmark compares with")
     w.set_defaults(func=_cmd_worker)
 
     topics = sub.add_parser("topics", help="manage the Kafka topics",

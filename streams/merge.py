@@ -86,6 +86,12 @@ class SourcePartition:
         self.announced: float = NEG_INF  # frontier last sent to the merge
         self.idle_announced = False
         self._outbox: dict[str, PaneDicts] = {}
+        # Source offsets where the older and the younger dedupe generation began: replaying
+        # the log from the first one rebuilds every id the engine still remembers, so a
+        # snapshot need not carry them (at 50k events/s they would not fit a Kafka record).
+        self.id_offsets: tuple[int, int] | None = None
+        self._replay = False
+        self.last_outcome: Outcome | None = None
 
     def _closed(self, pane: int, bucket: Bucket, closed_until: int) -> None:
         if not bucket:
@@ -100,15 +106,51 @@ class SourcePartition:
         """One message. ``None``: already covered by this state (a redelivery)."""
         if offset < self.next_offset:
             return None
-        self.next_offset = offset + 1
-        event = decode_event(raw)
-        if type(event) is Rejected:
-            return event
-        assert not isinstance(event, Rejected)
-        ahead = too_far_ahead(event, self.max_future_s)
-        if ahead is not None:
-            return ahead
-        return self.count(event, tally)
+        rejected = self.feed_batch(((offset, raw),), tally)
+        return rejected[0][1] if rejected else self.last_outcome
+
+    def feed_batch(self, records: Iterable[tuple[int, bytes]],
+                   tally: Tally) -> list[tuple[int, Rejected]]:
+        """Messages of this partition in offset order; returns the rejected ones.
+
+        Offsets this state already covers (a redelivery) are skipped.
+        """
+        rejected: list[tuple[int, Rejected]] = []
+        rotations = self.ingest.rotations
+        first = -1
+        count = self.count
+        max_future_s = self.max_future_s
+        for offset, raw in records:
+            if offset < self.next_offset:
+                continue
+            if first < 0:
+                first = offset
+            self.next_offset = offset + 1
+            event = decode_event(raw)
+            if type(event) is Rejected:
+                rejected.append((offset, event))
+                continue
+            assert not isinstance(event, Rejected)
+            if max_future_s is not None:
+                ahead = too_far_ahead(event, max_future_s)
+                if ahead is not None:
+                    rejected.append((offset, ahead))
+                    continue
+            self.last_outcome = count(event, tally)
+        if first >= 0:
+            self._note_rotations(rotations, first)
+        return rejected
+
+    def _note_rotations(self, before: int, offset: int) -> None:
+        """Ids counted from ``offset`` on may be in the younger generation: conservative,
+        since it can only make a rebuild remember an id longer."""
+        if self.id_offsets is None:
+            self.id_offsets = (offset, offset)
+        turned = self.ingest.rotations - before
+        if turned == 1:
+            self.id_offsets = (self.id_offsets[1], offset)
+        elif turned > 1:
+            self.id_offsets = (offset, offset)
 
     def count(self, event: Event, tally: Tally) -> Outcome:
         outcome = self.ingest.ingest(event)
@@ -122,7 +164,9 @@ class SourcePartition:
         if offset < self.next_offset:
             return False
         self.next_offset = offset + 1
+        rotations = self.ingest.rotations
         self.ingest.close_through(watermark)
+        self._note_rotations(rotations, offset)
         return True
 
     def skip(self, offset: int) -> None:
@@ -147,13 +191,16 @@ class SourcePartition:
         return [(area, PaneMessage(self.source, to, self.first_pane, {}, idle=True))
                 for area in self.areas]
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, with_ids: bool = True) -> dict[str, Any]:
+        """``with_ids=False``: the owner re-reads the log from :meth:`replay_from` with
+        :meth:`rebuild_ids` after a restore."""
         assert not self._outbox, "publish pane messages before taking a snapshot"
         return {
-            "ingest": self.ingest.to_state(),
+            "ingest": self.ingest.to_state(with_ids=with_ids),
             "next_offset": self.next_offset,
             "first_pane": self.first_pane,
             "announced": None if self.announced == NEG_INF else self.announced,
+            "id_offsets": None if with_ids or self.id_offsets is None else list(self.id_offsets),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -163,6 +210,41 @@ class SourcePartition:
         ann = state["announced"]
         self.announced = NEG_INF if ann is None else float(ann)
         self._outbox = {}
+        ids = state.get("id_offsets")
+        self.id_offsets = None if ids is None else (int(ids[0]), int(ids[1]))
+        self._replay = ids is not None
+
+    @property
+    def replaying(self) -> bool:
+        """Restored from an id-less snapshot and the ids are not all back yet."""
+        return self._replay
+
+    def replay_from(self) -> int:
+        """The offset to read from: the older id generation's start while replaying."""
+        if self._replay and self.id_offsets is not None:
+            return min(self.id_offsets[0], self.next_offset)
+        return self.next_offset
+
+    def rebuild_ids(self, records: Iterable[tuple[int, bytes]]) -> int:
+        """Remember again the ids of messages this state already counted (offsets below
+        ``next_offset``); nothing is counted. Returns how many ids were read."""
+        assert self.id_offsets is not None
+        young_from, end = self.id_offsets[1], self.next_offset
+        young: list[str] = []
+        old: list[str] = []
+        for offset, raw in records:
+            if offset >= end:
+                break
+            event = decode_event(raw)
+            if type(event) is Rejected:
+                continue
+            assert not isinstance(event, Rejected)
+            (young if offset >= young_from else old).append(event.event_id)
+        self.ingest.remember(young, old)
+        return len(young) + len(old)
+
+    def end_replay(self) -> None:
+        self._replay = False
 
 
 class AreaMerge:
