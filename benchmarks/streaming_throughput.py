@@ -4,11 +4,14 @@
 
 Without --broker a LocalKafka is started in a temp dir (and stopped at the end).
 
-1. throughput: N events preloaded on 6-partition topics; one worker (batched, what ships)
-   and one with the plain per-event agent (``--per-event``), then two batched workers;
-   events/s from the first counted event until every event is counted (startup excluded).
-2. latency: one worker, a producer at a steady rate (default 5,000/s) for 20 s, /metrics
-   scraped every 50 ms; latency of message i = first scrape where
+1. throughput: N events preloaded on 6-partition topics, one worker per ingest mode, side by
+   side in one run: ``direct`` (what ships: getmany batches beside Faust), ``agent`` (a Faust
+   agent with ``take_events`` batches) and ``per-event`` (a plain per-event ``async for``
+   agent; on the first ``--per-event-events`` events only, it is that slow); then two
+   direct workers in one group. Events/s from the first counted event until every event
+   is counted (startup excluded).
+2. latency: one direct worker, a producer at a steady rate (default 5,000/s) for 20 s,
+   /metrics scraped every 50 ms; latency of message i = first scrape where
    ``harmwatch_events_total`` >= i minus the time message i was sent.
 """
 
@@ -76,12 +79,12 @@ def _counted(w: Worker) -> float:
 
 
 def throughput(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
-               workers: int, per_event: bool) -> dict[str, float]:
-    env = Env(broker, tmp / f"tp-{workers}-{per_event}")
+               workers: int, mode: str) -> dict[str, float]:
+    env = Env(broker, tmp / f"tp-{workers}-{mode}")
     env.tmp.mkdir(parents=True, exist_ok=True)
     create_topics(KafkaSettings(broker=broker, topic_prefix=env.prefix, app_id=env.app_id))
     load_s = _preload(env, events)
-    extra = ("--per-event",) if per_event else ()
+    extra = ("--ingest", mode)
     ws = [Worker(env, f"w{i}", *extra).start() for i in range(workers)]
     n = len(events)
     try:
@@ -146,7 +149,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["batched", "per-event", "two", "latency"])
+                        choices=["direct", "agent", "per-event", "two", "latency"])
+    parser.add_argument("--per-event-events", type=int, default=10_000,
+                        help="events for the per-event baseline (it runs at ~300/s)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hw-bench-"))
     kafka = None
@@ -157,14 +162,21 @@ def main() -> int:
         broker = kafka.bootstrap
     try:
         events = _events(args.events)
-        if "batched" not in args.skip:
-            print("one worker, batched:", throughput(broker, tmp, events, 1, False), flush=True)
-        if "per-event" not in args.skip:
-            print("one worker, per-event:", throughput(broker, tmp, events, 1, True),
-                  flush=True)
+        results = {}
+        for mode in ("direct", "agent", "per-event"):
+            if mode in args.skip:
+                continue
+            some = events[: args.per_event_events] if mode == "per-event" else events
+            results[mode] = throughput(broker, tmp, some, 1, mode)
+            print(f"one worker, {mode}:", results[mode], flush=True)
         if "two" not in args.skip:
-            print("two workers, batched:", throughput(broker, tmp, events, 2, False),
-                  flush=True)
+            results["two"] = throughput(broker, tmp, events, 2, "direct")
+            print("two workers, direct:", results["two"], flush=True)
+        if "direct" in results:
+            base = results["direct"]["events_per_s"]
+            for name, r in results.items():
+                print(f"  {name:10s} {r['events_per_s']:>10,.0f} events/s  "
+                      f"{r['events_per_s'] / base:5.2f}x direct", flush=True)
         if "latency" not in args.skip:
             lat_events = events[: int(args.rate * 20)]
             print("latency:", latency(broker, tmp, lat_events, args.rate), flush=True)

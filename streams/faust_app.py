@@ -57,6 +57,12 @@ from streams.pipeline import Pipeline
 log = logging.getLogger("harmwatch.worker")
 _encode = msgspec.json.Encoder().encode
 _decode_state = msgspec.json.Decoder().decode
+# A partition's snapshot is one record (so it is atomic). Its size grows with the events
+# of its open panes (about 2 bytes each, decision latencies mostly): ~0.9 MB per partition
+# at 50k events/s over 18 source partitions, so records may exceed Kafka's 1 MB default.
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
+WARN_SNAPSHOT_BYTES = 4 * 1024 * 1024
+_warned: set[str] = set()
 
 
 @dataclass
@@ -126,10 +132,13 @@ class Runtime:
                                      value_type=bytes, key_serializer="raw",
                                      value_serializer="raw")
         # bytes key and value types make Faust use the raw codec both ways.
+        big = {"max.message.bytes": str(MAX_SNAPSHOT_BYTES)}
         self.ingest_table = app.Table("ingest-state", default=None, key_type=bytes,
-                                      value_type=bytes, partitions=settings.partitions)
+                                      value_type=bytes, partitions=settings.partitions,
+                                      extra_topic_configs=big)
         self.merge_table = app.Table("merge-state", default=None, key_type=bytes,
-                                     value_type=bytes, partitions=settings.n_pane_partitions)
+                                     value_type=bytes, partitions=settings.n_pane_partitions,
+                                     extra_topic_configs=big)
 
     # --- state load / save ---------------------------------------------------------------
 
@@ -163,6 +172,10 @@ class Runtime:
     @staticmethod
     def _save(table: Any, key: str, partition: int, state: dict[str, Any]) -> None:
         value = _encode(state)
+        if len(value) > WARN_SNAPSHOT_BYTES and key not in _warned:
+            _warned.add(key)
+            log.warning("state of %s is %d bytes (limit %d): add partitions", key,
+                        len(value), MAX_SNAPSHOT_BYTES)
         kb = key.encode()
         table.data[kb] = value
         table.send_changelog(partition, kb, value)
@@ -435,6 +448,7 @@ def create_app(config: Config, settings: KafkaSettings,
         table_cleanup_interval=3600.0,
         producer_linger_ms=5,
         producer_max_batch_size=1024 * 1024,
+        producer_max_request_size=MAX_SNAPSHOT_BYTES + 64 * 1024,
     )
     runtime = Runtime(app, config, settings, opts)
 

@@ -195,6 +195,53 @@ def test_invalid_messages_are_dead_lettered_and_duplicates_counted_once(
     assert "occurred_at" in reasons[bad[1]]
 
 
+def _reports(ids: range) -> bytes:
+    return b"".join(orjson.dumps({
+        "event_id": f"r{i}", "type": "report", "policy_area": "youth_safety",
+        "occurred_at": f"2026-11-24T08:{i // 60:02d}:{i % 60:02d}Z", "reporter": "user",
+    }) + b"\n" for i in ids)
+
+
+def test_redelivery_after_a_restart_is_counted_once(env: Env, workers: list[Worker]) -> None:
+    """Snapshots carry no dedupe ids; a restarted worker re-reads them from the log. Copies
+    of events the killed worker had counted and snapshotted must come out as duplicates."""
+    assert env.run("topics", "create").returncode == 0
+    first = env.tmp / "first.jsonl"
+    first.write_bytes(_reports(range(300)))
+    env.produce(first)
+    w1 = _start(workers, Worker(env, "r1"))
+    wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
+                                  outcome="counted") >= 300, 120, "300 counted events")
+    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    w1.kill()
+    second = env.tmp / "second.jsonl"
+    # Copies of events whose pane is still open (the newest is 08:04:59, lateness 60 s).
+    second.write_bytes(_reports(range(250, 300)) + _reports(range(300, 400)))
+    env.produce(second, "--final-watermark")
+    w2 = _start(workers, Worker(env, "r2"))
+
+    def settled() -> str | None:
+        m = w2.metrics()
+        done = metric_sum(m, "harmwatch_events_total") >= 150
+        return m if done else None
+
+    metrics = wait_until(settled, 120, "the restarted worker to see the second file")
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="duplicate") == 50
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == 100
+    assert "dedupe ids rebuilt from the log" in w2.stderr
+
+    admin = KafkaAdminClient(bootstrap_servers=env.broker)
+    try:
+        from kafka.admin import ConfigResource, ConfigResourceType
+        changelog = f"{env.app_id}-ingest-state-changelog"
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC,
+                                                           changelog)])
+    finally:
+        admin.close()
+    # A partition's snapshot is one record and may outgrow Kafka's 1 MB default.
+    assert "16777216" in repr(described)
+
+
 def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
         env: Env, events_file: Path, workers: list[Worker]) -> None:
     expected, _ = backtest(env, events_file)
