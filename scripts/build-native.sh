@@ -19,8 +19,15 @@ if .venv/bin/mypyc "${MODULES[@]}" >"$log" 2>&1; then
   pwd > "$site/harmwatch-native.pth"
   # An unchanged module is copied from mypyc's build cache with its old mtime: stamp it now,
   # so the staleness check compares against this build.
+  # The epoch-microseconds helper is plain C (signals/_clock.py is its pure fallback).
+  inc=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  ext=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+  if ! gcc -O2 -shared -fPIC -Wall -Werror -I"$inc" -o "signals/_clock$ext" signals/_clock.c; then
+    rm -f signals/_clock*.so
+    echo "build-native: signals/_clock.c did not compile; using signals/_clock.py" >&2
+  fi
   touch signals/*.so
-  echo "build-native: compiled ${MODULES[*]}"
+  echo "build-native: compiled ${MODULES[*]} signals/_clock.c"
 else
   clean
   echo "build-native: compiling failed; the engine runs as pure Python (log: $log)" >&2

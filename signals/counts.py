@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from signals._clock import micros
 from signals.events import Appeal, Decision, Event, Report
 
 FIELDS: Final = (
@@ -69,7 +70,7 @@ class Counts:
                 # A report stamped after its decision is a producer clock skew, not a negative
                 # wait; clamping keeps one bad clock from dragging the percentile below zero.
                 self.latencies.append(
-                    max(0.0, (event.occurred_at - event.reported_at).total_seconds())
+                    max(0.0, (micros(event.occurred_at) - micros(event.reported_at)) / 1e6)
                 )
         elif type(event) is Appeal:
             if event.stage == "filed":

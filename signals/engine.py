@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from signals._clock import micros
 from signals.alerting import AlertMachine, Change, State
 from signals.config import OTHER, SEVERITIES, Config, Severity, SignalRule
 from signals.counts import Counts
@@ -166,7 +167,7 @@ class Ingest:
         cached_pane = -1
         bucket: Bucket = {}
         for event in events:
-            ts = event.occurred_at.timestamp()
+            ts = micros(event.occurred_at) / 1e6  # == .timestamp(), without its big ints
             pane = int(ts // step) * step
             if pane != cached_pane:
                 if pane < closed_until:
@@ -177,11 +178,18 @@ class Ingest:
                     got = panes[pane] = {}
                 bucket, cached_pane = got, pane
             event_id = event.event_id
-            if event_id in seen or event_id in seen_old:
+            if event_id in seen_old:
                 duplicates += 1
                 continue
-            if len(seen) < max_ids:
-                remember(event_id)
+            size = len(seen)
+            if size < max_ids:
+                remember(event_id)  # one hash-table probe answers "seen?" and remembers
+                if len(seen) == size:
+                    duplicates += 1
+                    continue
+            elif event_id in seen:
+                duplicates += 1
+                continue
             else:
                 self.dedupe_overflow += 1
             key = area_keys.get(event.policy_area, other)
