@@ -6,7 +6,6 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from itertools import islice
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -15,7 +14,7 @@ import msgspec
 from signals.config import Config
 from signals.engine import Engine
 from signals.events import Rejected
-from signals.lines import decode_lines
+from signals.lines import decode_chunks
 from signals.records import Episode, SignalRow
 from streams.pipeline import Pipeline
 
@@ -83,12 +82,11 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
                 rejects(rejected, raw)
 
         lines: Iterator[bytes] = _lines(handle, size) if progress else iter(handle)
-        decoded = decode_lines(lines, reject)
         ingest_batch = engine.ingest_.ingest_batch
         pending = engine.evaluator.rows
         # Chunks keep the rows written as windows close, so memory stays flat however long
         # the file is; the engine's batch loop runs once per chunk, not once per event.
-        while batch := list(islice(decoded, CHUNK)):
+        for batch in decode_chunks(lines, reject, CHUNK):
             ingest_batch(batch)
             if pending:
                 _write_rows(engine, signals, keep_rows)
