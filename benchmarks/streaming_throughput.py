@@ -151,7 +151,7 @@ def main() -> int:
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["direct", "agent", "per-event", "two", "latency"])
     parser.add_argument("--per-event-events", type=int, default=10_000,
-                        help="events for the per-event baseline (it runs at ~300/s)")
+                        help="events for the per-event baseline (it runs at ~2k/s)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hw-bench-"))
     kafka = None

@@ -145,3 +145,10 @@ def test_workers_talk_to_the_compose_broker(compose: dict[str, Any]) -> None:
     assert _flag(services["harmwatch-worker"]["command"], "--broker") == "kafka:9092"
     assert "--broker kafka:9092" in " ".join(services["producer"]["command"])
     assert services["harmwatch-worker"]["command"][0] == "worker"
+
+
+def test_image_build_leaves_out_this_machines_compiled_modules() -> None:
+    """A host-built engine .so copied into the image would import without the mypyc
+    runtime library it needs (that sits outside the packages)."""
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert "**/*.so" in ignored and ".venv/" in ignored
