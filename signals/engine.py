@@ -33,7 +33,7 @@ from signals.alerting import AlertMachine, Change, State
 from signals.config import OTHER, SEVERITIES, Config, Severity, SignalRule
 from signals.counts import Counts
 from signals.definitions import P95, SIGNALS, percentile_tail, surge
-from signals.events import Event
+from signals.events import STREAM_OF, Event
 from signals.records import Episode, SignalRow
 
 Key = tuple[str, str | None]  # (policy area, market or None for the whole area)
@@ -93,6 +93,12 @@ def all_keys(config: Config) -> Iterator[Key]:
 # --- ingest ---------------------------------------------------------------------------
 
 
+def _tally(tally: dict[tuple[str, str, str], int], event: Event, area: str,
+           outcome: str) -> None:
+    key = (STREAM_OF[type(event)], area, outcome)
+    tally[key] = tally.get(key, 0) + 1
+
+
 class Ingest:
     """Dedupe, lateness and pane counting for one source of events (the hot path).
 
@@ -143,8 +149,10 @@ class Ingest:
             return COUNTED
         return DUPLICATE if self.duplicates != duplicates else LATE
 
-    def ingest_batch(self, events: Iterable[Event]) -> None:
-        """Count valid events (or not: duplicate, late).
+    def ingest_batch(self, events: Iterable[Event],
+                     tally: dict[tuple[str, str, str], int] | None = None) -> None:
+        """Count valid events (or not: duplicate, late); ``tally`` adds one per event under
+        (stream, area, outcome), for the metrics of live modes.
 
         The per-event hot path, written as one loop over locals: attribute lookups and a
         method call per event cost as much as the counting itself. Consecutive events
@@ -172,6 +180,8 @@ class Ingest:
             if pane != cached_pane:
                 if pane < closed_until:
                     late += 1
+                    if tally is not None:
+                        _tally(tally, event, area_keys.get(event.policy_area, other)[0], LATE)
                     continue
                 got = panes.get(pane)
                 if got is None:
@@ -179,20 +189,24 @@ class Ingest:
                 bucket, cached_pane = got, pane
             event_id = event.event_id
             if event_id in seen_old:
-                duplicates += 1
-                continue
-            size = len(seen)
-            if size < max_ids:
-                remember(event_id)  # one hash-table probe answers "seen?" and remembers
-                if len(seen) == size:
-                    duplicates += 1
-                    continue
-            elif event_id in seen:
-                duplicates += 1
-                continue
+                dup = True
             else:
-                self.dedupe_overflow += 1
+                size = len(seen)
+                if size < max_ids:
+                    remember(event_id)  # one hash-table probe answers "seen?" and remembers
+                    dup = len(seen) == size
+                else:
+                    dup = event_id in seen
+                    if not dup:
+                        self.dedupe_overflow += 1
+            if dup:
+                duplicates += 1
+                if tally is not None:
+                    _tally(tally, event, area_keys.get(event.policy_area, other)[0], DUPLICATE)
+                continue
             key = area_keys.get(event.policy_area, other)
+            if tally is not None:
+                _tally(tally, event, key[0], COUNTED)
             counts = bucket.get(key)
             if counts is None:
                 counts = bucket[key] = Counts()

@@ -1,29 +1,34 @@
-"""Batch consumption of the source topics, beside Faust rather than through it.
+"""Batch consumption beside Faust rather than through it: the source topics and the panes
+topic are read with aiokafka's ``getmany``, and each table snapshot *is* the position.
 
-Faust hands an agent one message at a time, and its consumer loop awaits a
-``wait_first`` (two asyncio tasks) per message: a worker measured 3–5k events/s that way,
-with harmwatch's own code at 4 % of the time. This service reads the source topics with
-aiokafka's ``getmany`` (thousands of records per call) and feeds each partition's records
-to the engine in one go. Faust still does what it is good at: group membership and
-assignment, the changelog-backed ``ingest-state`` table, the panes topic, the merge agent,
-the web server.
+Why not Faust agents:
 
-Ownership follows the table: this worker reads source partition N of every source topic
-exactly when Faust made it the active owner of ``ingest-state`` partition N. Nothing is
-committed to Kafka's offset store: the snapshot in the table *is* the position. So:
+- Speed. Faust hands an agent one message at a time and its consumer loop awaits a
+  ``wait_first`` (two asyncio tasks) per message: a worker measured 3–6k events/s that way,
+  with harmwatch's own code at 4 % of the time. ``getmany`` returns thousands of records per
+  call, and each partition's records go to the engine in one go.
+- Exactness across rebalances. With the merge as a Faust agent, a SIGKILL test lost the
+  pane messages of half the source partitions after a takeover (windows came out with
+  about half their counts): the new owner resumed the panes partition from Faust's
+  committed offset, not from where the restored snapshot ended. Faust's issue tracker has
+  several such reports (faust-streaming/faust#216, #221, #312). Here nothing is committed
+  to Kafka's offset store; a restored snapshot says where to read from.
 
-- on a revoke (Faust's rebalances are eager: every partition is revoked first) the
-  current batch finishes, every owned partition is snapshotted, the producer is flushed,
-  and the consumer is unassigned — before the group can hand the partitions on;
-- when Faust has recovered the tables after a rebalance, each owned partition is restored
-  from its snapshot and the consumer seeks to where the snapshot ends (after a SIGKILL,
-  the messages after the last snapshot are simply read again);
-- snapshots leave out the dedupe ids (at 50k events/s they would not fit a Kafka record);
-  a restored partition re-reads its log from where its older id generation began and
-  remembers those ids again before counting anything new.
+Faust still does what it is good at: group membership and assignment, the changelog-backed
+tables and their recovery, the producer, the web server and the timers.
 
-Snapshots are taken every ``snapshot_every_s`` (after the pane messages they announce
-are delivered), not per batch.
+Ownership follows the tables: a worker reads partition N of a topic exactly when Faust made
+it the active owner of partition N of the table that holds that topic's state
+(``ingest-state`` for the sources, ``merge-state`` for the panes topic). So:
+
+- on a revoke (Faust's rebalances are eager: every partition is revoked first) the batch in
+  progress finishes, the state of every owned partition is snapshotted, the producer is
+  flushed, and the consumer is unassigned — before the group can hand the partitions on;
+- when Faust has recovered the tables after a rebalance, each owned partition's state is
+  restored and the consumer seeks to where its snapshot ends (after a SIGKILL, the messages
+  after the last snapshot are simply read again, which the state's offsets make harmless).
+
+Snapshots are taken every ``snapshot_every_s`` of the partitions that changed, not per batch.
 """
 
 from __future__ import annotations
@@ -31,32 +36,52 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
-if TYPE_CHECKING:
-    from streams.faust_app import Runtime
-    from streams.merge import SourcePartition
-
 log = logging.getLogger("harmwatch.worker")
 
 
-class DirectIngest:
-    """The source-topic consumer of one worker (an ``app.task``)."""
+class Owner(Protocol):
+    """The state a :class:`DirectReader` feeds (the ingest or the merge side of a Runtime)."""
 
-    def __init__(self, runtime: Runtime, snapshot_every_s: float = 1.0,
-                 max_records: int = 20_000) -> None:
-        self.runtime = runtime
+    name: str
+    lock: asyncio.Lock
+
+    def topics(self) -> list[str]: ...
+
+    def take_over(self, tps: Sequence[TP]) -> dict[TP, int]:
+        """Restore the state of these partitions; the offset to read each from."""
+
+    async def process(self, tp: TP, records: Sequence[Any]) -> None: ...
+
+    async def after_batch(self, tps: Sequence[TP]) -> None: ...
+
+    async def snapshot(self, tps: Sequence[TP]) -> None: ...
+
+    def release(self, tps: Sequence[TP]) -> None: ...
+
+
+class DirectReader:
+    """One consumer (an ``app.task``) for the topics of one :class:`Owner`."""
+
+    def __init__(self, owner: Owner, broker: str, client_id: str, producer: Any,
+                 snapshot_every_s: float = 1.0, max_records: int = 20_000) -> None:
+        self.owner = owner
+        self.broker = broker
+        self.client_id = client_id
+        self.producer = producer
         self.snapshot_every_s = snapshot_every_s
         self.max_records = max_records
         self.consumer: AIOKafkaConsumer | None = None
         self.owned: list[TP] = []
         self._want: list[TP] | None = None
         self._wake = asyncio.Event()
-        self._dirty: dict[TP, SourcePartition] = {}
+        self._dirty: set[TP] = set()
         self._last_snapshot = time.monotonic()
 
     # --- what the metrics and the idle check read ------------------------------------------
@@ -75,35 +100,34 @@ class DirectIngest:
     async def on_revoked(self) -> None:
         """Snapshot and let go of everything; the new assignment comes after recovery."""
         self._want = None
-        async with self.runtime.ingest_lock:
+        async with self.owner.lock:
             if self.owned:
-                await self._snapshot(list(self.runtime.parts))
-                await self.runtime.app.producer.flush()
-                log.info("source partitions released: %d", len(self.owned))
-            self.runtime.forget(self.owned)
+                await self.owner.snapshot(self.owned)
+                await self.producer.flush()
+                log.info("%s partitions released: %d", self.owner.name, len(self.owned))
+                self.owner.release(self.owned)
             self.owned = []
+            self._dirty = set()
             if self.consumer is not None:
                 self.consumer.assign([])
 
     def on_assigned(self, partitions: set[int]) -> None:
         """Faust finished recovering the tables: take these partition numbers over."""
-        topics = self.runtime.settings.source_topics.values()
-        self._want = sorted(TP(t, p) for t in topics for p in partitions)
+        self._want = sorted(TP(t, p) for t in self.owner.topics() for p in partitions)
         self._wake.set()
 
     # --- the loop ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        settings = self.runtime.settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.broker,
-            group_id=None,  # no group: Faust's assignment decides, the table holds offsets
+            bootstrap_servers=self.broker,
+            group_id=None,  # no group: Faust's assignment decides, the tables hold offsets
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
             fetch_max_wait_ms=50,
-            client_id=f"{settings.app_id}-ingest",
+            client_id=self.client_id,
         )
         await self.consumer.start()
         try:
@@ -121,53 +145,44 @@ class DirectIngest:
                     batches = await self.consumer.getmany(timeout_ms=200,
                                                           max_records=self.max_records)
                 except KafkaError as exc:  # the broker is away: aiokafka reconnects
-                    log.warning("source fetch failed, retrying: %r", exc)
+                    log.warning("%s fetch failed, retrying: %r", self.owner.name, exc)
                     await asyncio.sleep(1.0)
                     continue
-                async with self.runtime.ingest_lock:
+                async with self.owner.lock:
                     await self._process(batches)
         finally:
             await self.consumer.stop()
 
     async def _take_over(self) -> None:
-        async with self.runtime.ingest_lock:
+        async with self.owner.lock:
             want, self._want = self._want, None
             if want is None or self.consumer is None:
                 return
-            runtime = self.runtime
-            runtime.forget(self.owned)
-            starts: dict[TopicPartition, int] = {}
-            for tp in want:
-                part = runtime.part(tp)
-                starts[TopicPartition(tp.topic, tp.partition)] = part.replay_from()
-            self.consumer.assign(list(starts))
-            for ktp, offset in starts.items():
+            self.owner.release(self.owned)
+            starts = self.owner.take_over(want)
+            ktps = {TopicPartition(tp.topic, tp.partition): offset
+                    for tp, offset in starts.items()}
+            self.consumer.assign(list(ktps))
+            for ktp, offset in ktps.items():
                 self.consumer.seek(ktp, offset)
             self.owned = want
-            self._dirty = {}
-            log.info("source partitions taken over: %s",
-                     ", ".join(f"{tp.topic}:{tp.partition}@{starts[TopicPartition(*tp)]}"
-                               for tp in want))
+            self._dirty = set()
+            log.info("%s partitions taken over: %s", self.owner.name,
+                     ", ".join(f"{tp.topic}:{tp.partition}@{starts[tp]}" for tp in want))
 
-    async def _process(self, batches: dict[Any, list[Any]]) -> None:
-        runtime = self.runtime
+    async def _process(self, batches: Mapping[Any, list[Any]]) -> None:
         owned = set(self.owned)
-        touched: dict[TP, SourcePartition] = {}
+        touched: list[TP] = []
         for ktp, records in batches.items():
             tp = TP(ktp.topic, ktp.partition)
             if tp not in owned or not records:
                 continue  # fetched just before a revoke
-            touched[tp] = await runtime.ingest_records(tp, records)
+            await self.owner.process(tp, records)
+            touched.append(tp)
         if touched:
-            await runtime.publish(touched.values())
+            await self.owner.after_batch(touched)
             self._dirty.update(touched)
         if self._dirty and time.monotonic() - self._last_snapshot >= self.snapshot_every_s:
-            await self._snapshot(list(self._dirty))
-
-    async def _snapshot(self, tps: list[TP]) -> None:
-        runtime = self.runtime
-        parts = {tp: runtime.parts[tp] for tp in tps if tp in runtime.parts}
-        await runtime.publish(parts.values())  # announce before saying it was announced
-        runtime.save_parts(parts, with_ids=False)
-        self._dirty = {}
-        self._last_snapshot = time.monotonic()
+            await self.owner.snapshot(sorted(self._dirty))
+            self._dirty = set()
+            self._last_snapshot = time.monotonic()

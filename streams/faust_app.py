@@ -1,22 +1,22 @@
 """The Faust app: source topics -> per-partition ingest -> panes topic -> per-area merge.
 
-Two agents, both thin (decode, call :mod:`streams.merge`, record):
+Two readers (:mod:`streams.direct_ingest`), both thin (decode, call :mod:`streams.merge`,
+record), each driven by the table whose partitions it owns:
 
-- ``ingest`` reads the decisions, appeals and reports topics as raw bytes in batches
-  (``take_events``). Each source partition has a :class:`streams.merge.SourcePartition`;
-  invalid messages go to the dead-letter topic with their original bytes and the reason,
-  source topic, partition and offset in headers. After a batch, closed panes are published
-  on the panes topic (keyed by policy area) and *delivered*, then one snapshot per touched
-  partition is written to the ``ingest-state`` table (changelog-backed).
-- ``merge`` reads the panes topic in batches; each area has an :class:`AreaMerge`, written
-  once per batch to the ``merge-state`` table.
+- the **source** side reads the decisions, appeals and reports topics in ``getmany``
+  batches. Each source partition has a :class:`streams.merge.SourcePartition`; invalid
+  messages go to the dead-letter topic with their original bytes and the reason, source
+  topic, partition and offset in headers. After a batch, closed panes are published on the
+  panes topic (partition chosen by :func:`streams.merge.pane_partition` of the area) and
+  *delivered*; every second the touched partitions are snapshotted to ``ingest-state``.
+- the **panes** side reads the panes topic; each area has an :class:`AreaMerge`,
+  snapshotted every second to ``merge-state``.
 
 Table writes go straight to the store plus ``send_changelog(partition, ...)`` with the
-source partition, because a batch mixes partitions and Faust's ``table[key] = value`` would
-use the partition of whichever event happens to be current. Faust flushes the producer
-before it commits offsets, and events are acked only after their batch is written, so a
-committed offset is always covered by a snapshot; snapshots store the offsets they cover
-so that redelivered messages are skipped.
+partition the state belongs to. A snapshot stores the offsets it covers, and a restored
+reader seeks there: Kafka's committed offsets are not used. ``--ingest agent|per-event``
+replaces the source side with the Faust agents the benchmark compares against; there Faust
+commits the offsets (after the batch's snapshot is queued and the producer flushed).
 """
 
 from __future__ import annotations
@@ -41,8 +41,13 @@ from alerts.metrics import HarmwatchCollector, Snapshot, new_registry, snapshot_
 from signals.config import Config
 from signals.events import Rejected
 from signals.records import Episode, SignalRow
-from streams.direct_ingest import DirectIngest
-from streams.kafka_settings import KafkaSettings
+from streams.direct_ingest import DirectReader
+from streams.kafka_settings import (
+    INGEST_TABLE,
+    MAX_SNAPSHOT_BYTES,
+    MERGE_TABLE,
+    KafkaSettings,
+)
 from streams.merge import (
     WATERMARK_HEADER,
     AreaMerge,
@@ -50,6 +55,7 @@ from streams.merge import (
     Tally,
     decode,
     encode,
+    pane_partition,
     source_id,
 )
 from streams.pipeline import Pipeline
@@ -57,10 +63,6 @@ from streams.pipeline import Pipeline
 log = logging.getLogger("harmwatch.worker")
 _encode = msgspec.json.Encoder().encode
 _decode_state = msgspec.json.Decoder().decode
-# A partition's snapshot is one record (so it is atomic). Its size grows with the events
-# of its open panes (about 2 bytes each, decision latencies mostly): ~0.9 MB per partition
-# at 50k events/s over 18 source partitions, so records may exceed Kafka's 1 MB default.
-MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
 WARN_SNAPSHOT_BYTES = 4 * 1024 * 1024
 _warned: set[str] = set()
 
@@ -115,9 +117,11 @@ class Runtime:
         self.collector = WorkerCollector(config, pipelines=[_as_pipeline(self.counters)],
                                          runtime=self)
         self.registry = new_registry(self.collector)
-        # The direct consumer's batches, its snapshots and the idle check take turns.
+        # A reader's batches, its snapshots and (for the sources) the idle check take turns.
         self.ingest_lock = asyncio.Lock()
-        self.direct: DirectIngest | None = None
+        self.merge_lock = asyncio.Lock()
+        self.ingest_reader: DirectReader | None = None  # None: a Faust-agent baseline
+        self.merge_reader: DirectReader | None = None
         self._signals: IO[bytes] | None = None
         if opts.signals_out is not None:
             self._signals = opts.signals_out.open("ab")
@@ -132,12 +136,15 @@ class Runtime:
                                      value_type=bytes, key_serializer="raw",
                                      value_serializer="raw")
         # bytes key and value types make Faust use the raw codec both ways.
+        # `topics create` makes the changelogs too: the readers' ownership comes from their
+        # assignment, and Faust's assignor skips a topic it cannot see yet.
         big = {"max.message.bytes": str(MAX_SNAPSHOT_BYTES)}
-        self.ingest_table = app.Table("ingest-state", default=None, key_type=bytes,
-                                      value_type=bytes, partitions=settings.partitions,
+        counts = settings.table_partitions
+        self.ingest_table = app.Table(INGEST_TABLE, default=None, key_type=bytes,
+                                      value_type=bytes, partitions=counts[INGEST_TABLE],
                                       extra_topic_configs=big)
-        self.merge_table = app.Table("merge-state", default=None, key_type=bytes,
-                                     value_type=bytes, partitions=settings.n_pane_partitions,
+        self.merge_table = app.Table(MERGE_TABLE, default=None, key_type=bytes,
+                                     value_type=bytes, partitions=counts[MERGE_TABLE],
                                      extra_topic_configs=big)
 
     # --- state load / save ---------------------------------------------------------------
@@ -156,7 +163,7 @@ class Runtime:
             self.parts[tp] = part
         return part
 
-    def _merge(self, area: str, partition: int) -> AreaMerge:
+    def merge(self, area: str, partition: int) -> AreaMerge:
         have = self.merges.get(area)
         if have is None:
             merge = AreaMerge(self.config, area, self.sources)
@@ -283,8 +290,9 @@ class Runtime:
             messages = part.idle_messages() if idle else part.take_messages(
                 force=part.idle_announced)
             for area, pm in messages:
-                fut = await self.panes_topic.send(key=area.encode(), value=encode(pm),
-                                                  force=True)
+                fut = await self.panes_topic.send(
+                    key=area.encode(), value=encode(pm), force=True,
+                    partition=pane_partition(area, self.settings.n_pane_partitions))
                 futures.append(fut)
         if futures:
             await asyncio.gather(*futures)
@@ -303,7 +311,7 @@ class Runtime:
             await self._idle_check(after)
 
     def _source_consumer(self) -> Any:
-        return self.direct if self.direct is not None else self.app.consumer
+        return self.ingest_reader if self.ingest_reader is not None else self.app.consumer
 
     async def _idle_check(self, after: float) -> None:
         now = time.monotonic()
@@ -324,39 +332,46 @@ class Runtime:
         if quiet:
             await self.publish(quiet, idle=True)
 
-    # --- the merge agent ---------------------------------------------------------------------
+    # --- merge -----------------------------------------------------------------------------
 
-    async def merge_batch(self, events: Iterable[EventT[Any]]) -> None:
-        touched: dict[str, tuple[AreaMerge, int]] = {}
-        for event in events:
-            msg = event.message
-            key = msg.key
-            if not isinstance(key, bytes) or not isinstance(msg.value, bytes):
+    def merge_records(self, partition: int, records: Sequence[Any]) -> set[str]:
+        """Pane messages of one panes partition in offset order; the areas they touched."""
+        touched: set[str] = set()
+        for msg in records:
+            key, value = msg.key, msg.value
+            if not isinstance(key, bytes) or not isinstance(value, bytes):
                 continue
             area = key.decode()
-            merge = self._merge(area, msg.partition)
             try:
-                pane_msg = decode(msg.value)
+                pane_msg = decode(value)
             except msgspec.DecodeError:
-                log.error("skipping an unreadable pane message at %s:%s:%s", msg.topic,
-                          msg.partition, msg.offset)
+                log.error("skipping an unreadable pane message at panes partition %d, "
+                          "offset %d", partition, msg.offset)
                 continue
-            merge.apply(msg.offset, pane_msg)
-            touched[area] = (merge, msg.partition)
+            self.merge(area, partition).apply(msg.offset, pane_msg)
+            touched.add(area)
+        return touched
+
+    def close_merged(self, areas: Iterable[str]) -> None:
+        """Close what the merged frontiers allow; write rows, episodes and metrics."""
         rows: list[SignalRow] = []
-        for area, (merge, partition) in touched.items():
+        for area in areas:
+            merge = self.merges[area][0]
             merge.advance()
             rows.extend(merge.evaluator.drain_rows())
             merge.evaluator.drain_transitions()
-            self._save(self.merge_table, area, partition, merge.to_state())
         if rows and self._signals is not None:
             self._signals.write(b"".join(_encode(r) + b"\n" for r in rows))
             self._signals.flush()
-        if touched:
-            self.late_panes = sum(m.late_panes for m, _ in self.merges.values())
-            self.collector.snapshot = self.snapshot()
-            if self.opts.episodes_out is not None:
-                self._write_episodes(self.opts.episodes_out)
+        self.late_panes = sum(m.late_panes for m, _ in self.merges.values())
+        self.collector.snapshot = self.snapshot()
+        if self.opts.episodes_out is not None:
+            self._write_episodes(self.opts.episodes_out)
+
+    def save_merges(self, partitions: set[int]) -> None:
+        for area, (merge, partition) in self.merges.items():
+            if partition in partitions:
+                self._save(self.merge_table, area, partition, merge.to_state())
 
     def episodes(self) -> list[Episode]:
         out = [e for m, _ in self.merges.values() for e in m.evaluator.episodes]
@@ -387,6 +402,74 @@ class Runtime:
                 continue
             part = self.parts.get(tp)
             yield tp.topic, tp.partition, max(0, high - (part.next_offset if part else 0))
+
+
+class IngestSide:
+    """The source partitions as a :class:`streams.direct_ingest.Owner`."""
+
+    name = "source"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.lock = runtime.ingest_lock
+
+    def topics(self) -> list[str]:
+        return list(self.runtime.settings.source_topics.values())
+
+    def take_over(self, tps: Sequence[TP]) -> dict[TP, int]:
+        return {tp: self.runtime.part(tp).replay_from() for tp in tps}
+
+    async def process(self, tp: TP, records: Sequence[Any]) -> None:
+        await self.runtime.ingest_records(tp, records)
+
+    async def after_batch(self, tps: Sequence[TP]) -> None:
+        await self.runtime.publish(self.runtime.parts[tp] for tp in tps)
+
+    async def snapshot(self, tps: Sequence[TP]) -> None:
+        runtime = self.runtime
+        parts = {tp: runtime.parts[tp] for tp in tps if tp in runtime.parts}
+        await runtime.publish(parts.values())  # announce before saying it was announced
+        runtime.save_parts(parts, with_ids=False)
+
+    def release(self, tps: Sequence[TP]) -> None:
+        self.runtime.forget(tps)
+
+
+class MergeSide:
+    """The panes partitions (one :class:`AreaMerge` per policy area) as an Owner."""
+
+    name = "panes"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.lock = runtime.merge_lock
+        self._touched: set[str] = set()
+
+    def topics(self) -> list[str]:
+        return [self.runtime.settings.panes_topic]
+
+    def take_over(self, tps: Sequence[TP]) -> dict[TP, int]:
+        runtime = self.runtime
+        n = runtime.settings.n_pane_partitions
+        starts = {}
+        for tp in tps:
+            merges = [runtime.merge(area, tp.partition) for area in runtime.areas
+                      if pane_partition(area, n) == tp.partition]
+            starts[tp] = min((m.next_offset for m in merges), default=0)
+        return starts
+
+    async def process(self, tp: TP, records: Sequence[Any]) -> None:
+        self._touched |= self.runtime.merge_records(tp.partition, records)
+
+    async def after_batch(self, tps: Sequence[TP]) -> None:
+        touched, self._touched = self._touched, set()
+        self.runtime.close_merged(touched)
+
+    async def snapshot(self, tps: Sequence[TP]) -> None:
+        self.runtime.save_merges({tp.partition for tp in tps})
+
+    def release(self, tps: Sequence[TP]) -> None:
+        self.runtime.forget(tps)
 
 
 def _as_pipeline(counters: Counters) -> Pipeline:
@@ -452,19 +535,25 @@ def create_app(config: Config, settings: KafkaSettings,
     )
     runtime = Runtime(app, config, settings, opts)
 
-    if opts.ingest == "direct":
-        direct = runtime.direct = DirectIngest(runtime)
-        changelog = runtime.ingest_table.changelog_topic.get_topic_name()
+    def reader(owner: IngestSide | MergeSide, table: Any) -> DirectReader:
+        direct = DirectReader(owner, settings.broker, f"{settings.app_id}-{owner.name}",
+                              app.producer)
+        changelog = table.changelog_topic.get_topic_name()
 
-        @app.task  # type: ignore[untyped-decorator]
-        async def ingest() -> None:
+        async def read() -> None:
             await _guard(lambda _: direct.run(), None)
 
         async def on_rebalance_complete(sender: Any, *args: Any, **kwargs: Any) -> None:
             direct.on_assigned({tp.partition for tp in app.assignor.assigned_actives()
                                 if tp.topic == changelog})
 
+        app.task(read)
         app.on_rebalance_complete.connect(cast(Any, on_rebalance_complete))
+        return direct
+
+    runtime.merge_reader = reader(MergeSide(runtime), runtime.merge_table)
+    if opts.ingest == "direct":
+        runtime.ingest_reader = reader(IngestSide(runtime), runtime.ingest_table)
     elif opts.ingest == "per-event":
         @app.agent(runtime.source_topic, name="ingest")
         async def ingest_per_event(stream: Any) -> None:
@@ -479,11 +568,6 @@ def create_app(config: Config, settings: KafkaSettings,
                 await _guard(runtime.ingest_batch, events)
     else:
         raise ValueError(f"unknown ingest mode {opts.ingest!r}")
-
-    @app.agent(runtime.panes_topic, name="merge")
-    async def merge(stream: Any) -> None:
-        async for events in stream.take_events(2000, within=0.05):
-            await _guard(runtime.merge_batch, events)
 
     @app.timer(interval=max(0.5, (settings.idle_after_s or 2) / 4))  # type: ignore[untyped-decorator]
     async def idle() -> None:
@@ -505,8 +589,9 @@ def create_app(config: Config, settings: KafkaSettings,
                          content_type="application/x-ndjson")
 
     async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        if runtime.direct is not None:
-            await runtime.direct.on_revoked()
+        for direct in (runtime.ingest_reader, runtime.merge_reader):
+            if direct is not None:
+                await direct.on_revoked()
         runtime.forget(args[0] if args else kwargs.get("revoked", ()))
 
     app.on_partitions_revoked.connect(cast(Any, on_revoked))

@@ -65,10 +65,27 @@ class KafkaSettings(BaseModel):
     def n_pane_partitions(self) -> int:
         return self.pane_partitions or self.partitions
 
+    def changelog_topic(self, table: str) -> str:
+        """Faust's name for a table's changelog (``<app_id>-<table>-changelog``)."""
+        return f"{self.app_id}-{table}-changelog"
+
+    @property
+    def table_partitions(self) -> dict[str, int]:
+        """The worker's tables and their partition counts (those of the topics they
+        hold the state of)."""
+        return {INGEST_TABLE: self.partitions, MERGE_TABLE: self.n_pane_partitions}
+
     def sources(self) -> list[str]:
         """Every source partition the merged view waits for: ``topic:partition``."""
         return [f"{t}:{p}" for t in self.source_topics.values() for p in range(self.partitions)]
 
+
+INGEST_TABLE = "ingest-state"
+MERGE_TABLE = "merge-state"
+# A partition's snapshot is one record (so it is atomic). Its size grows with the events of
+# its open panes (about 2 bytes each, decision latencies mostly): ~0.9 MB per partition at
+# 50k events/s over 18 source partitions, so records may exceed Kafka's 1 MB default.
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
 
 ENV = {
     "HARMWATCH_BROKER": "broker",

@@ -19,6 +19,7 @@ the next panes-topic offset it has not applied.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,9 +27,19 @@ import msgspec
 
 from signals.config import Config
 from signals.counts import Counts
-from signals.engine import Bucket, Evaluator, Ingest, Outcome, key_of, key_str
+from signals.engine import (
+    COUNTED,
+    DUPLICATE,
+    LATE,
+    Bucket,
+    Evaluator,
+    Ingest,
+    Outcome,
+    key_of,
+    key_str,
+)
 from signals.events import Event, Rejected, decode_event
-from streams.pipeline import too_far_ahead
+from streams.pipeline import future_limit, too_far_ahead
 
 NEG_INF = float("-inf")
 WATERMARK_HEADER = "harmwatch-watermark"
@@ -68,8 +79,13 @@ def source_id(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
+def pane_partition(area: str, partitions: int) -> int:
+    """The panes partition of an area, chosen here rather than by a client's partitioner so
+    that a worker taking a panes partition over knows which areas' snapshots to restore."""
+    return zlib.crc32(area.encode()) % partitions
+
+
 Tally = dict[tuple[str, str, str], int]  # (stream, area, outcome) -> count
-STREAM_OF_TYPE = {"Decision": "decision", "Appeal": "appeal", "Report": "report"}
 
 
 class SourcePartition:
@@ -91,7 +107,6 @@ class SourcePartition:
         # snapshot need not carry them (at 50k events/s they would not fit a Kafka record).
         self.id_offsets: tuple[int, int] | None = None
         self._replay = False
-        self.last_outcome: Outcome | None = None
 
     def _closed(self, pane: int, bucket: Bucket, closed_until: int) -> None:
         if not bucket:
@@ -106,20 +121,26 @@ class SourcePartition:
         """One message. ``None``: already covered by this state (a redelivery)."""
         if offset < self.next_offset:
             return None
+        ingest = self.ingest
+        counted, duplicates = ingest.counted, ingest.duplicates
         rejected = self.feed_batch(((offset, raw),), tally)
-        return rejected[0][1] if rejected else self.last_outcome
+        if rejected:
+            return rejected[0][1]
+        if ingest.counted != counted:
+            return COUNTED
+        return DUPLICATE if ingest.duplicates != duplicates else LATE
 
     def feed_batch(self, records: Iterable[tuple[int, bytes]],
                    tally: Tally) -> list[tuple[int, Rejected]]:
         """Messages of this partition in offset order; returns the rejected ones.
 
-        Offsets this state already covers (a redelivery) are skipped.
+        Offsets this state already covers (a redelivery) are skipped. The valid events
+        go to the engine's batch loop in one call.
         """
         rejected: list[tuple[int, Rejected]] = []
-        rotations = self.ingest.rotations
+        events: list[Event] = []
         first = -1
-        count = self.count
-        max_future_s = self.max_future_s
+        limit = future_limit(self.max_future_s)
         for offset, raw in records:
             if offset < self.next_offset:
                 continue
@@ -131,13 +152,15 @@ class SourcePartition:
                 rejected.append((offset, event))
                 continue
             assert not isinstance(event, Rejected)
-            if max_future_s is not None:
-                ahead = too_far_ahead(event, max_future_s)
+            if limit is not None:
+                ahead = too_far_ahead(event, limit)
                 if ahead is not None:
                     rejected.append((offset, ahead))
                     continue
-            self.last_outcome = count(event, tally)
+            events.append(event)
         if first >= 0:
+            rotations = self.ingest.rotations
+            self.ingest.ingest_batch(events, tally)
             self._note_rotations(rotations, first)
         return rejected
 
@@ -151,13 +174,6 @@ class SourcePartition:
             self.id_offsets = (self.id_offsets[1], offset)
         elif turned > 1:
             self.id_offsets = (offset, offset)
-
-    def count(self, event: Event, tally: Tally) -> Outcome:
-        outcome = self.ingest.ingest(event)
-        key = (STREAM_OF_TYPE[type(event).__name__], self.ingest.area_of(event.policy_area),
-               outcome)
-        tally[key] = tally.get(key, 0) + 1
-        return outcome
 
     def advance(self, offset: int, watermark: float) -> bool:
         """A watermark control message: no more events before ``watermark`` will come."""

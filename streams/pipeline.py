@@ -5,21 +5,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from signals._clock import micros
 from signals.config import Config
 from signals.engine import Engine, Outcome
-from signals.events import Appeal, Decision, Event, Rejected, Report, decode_event
-
-STREAM_OF = {Decision: "decision", Appeal: "appeal", Report: "report"}
+from signals.events import STREAM_OF, Event, Rejected, decode_event
 
 RejectSink = Callable[[Rejected, bytes], None]
 
 
-def too_far_ahead(event: Event, max_future_s: float | None,
-                  clock: Callable[[], float] = time.time) -> Rejected | None:
+def future_limit(max_future_s: float | None,
+                 clock: Callable[[], float] = time.time) -> float | None:
     """In live modes an event stamped further ahead of the wall clock than ``max_future_s``
     is rejected: one event dated next year would otherwise move the watermark past every
-    real event and make them all late. A backtest has no wall clock and passes None."""
-    if max_future_s is not None and event.occurred_at.timestamp() > clock() + max_future_s:
+    real event and make them all late. A backtest has no wall clock and passes None. The
+    limit is read once per batch, not once per event."""
+    return None if max_future_s is None else clock() + max_future_s
+
+
+def too_far_ahead(event: Event, limit: float | None) -> Rejected | None:
+    """``limit``: from :func:`future_limit`."""
+    if limit is not None and micros(event.occurred_at) / 1e6 > limit:
         return Rejected("future_timestamp:occurred_at", event.event_id)
     return None
 
@@ -34,7 +39,7 @@ class Pipeline:
     def __init__(self, config: Config, on_reject: RejectSink | None = None,
                  max_future_s: float | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        """``max_future_s``: see :func:`too_far_ahead`."""
+        """``max_future_s``: see :func:`future_limit`."""
         self.engine = Engine(config)
         self.on_reject = on_reject
         self.events: dict[tuple[str, str, str], int] = {}
@@ -47,7 +52,7 @@ class Pipeline:
         if type(event) is Rejected:
             return self._reject(event, raw, stream)
         assert not isinstance(event, Rejected)
-        ahead = too_far_ahead(event, self.max_future_s, self.clock)
+        ahead = too_far_ahead(event, future_limit(self.max_future_s, self.clock))
         if ahead is not None:
             return self._reject(ahead, raw, stream)
         outcome = self.engine.ingest(event)

@@ -1,8 +1,11 @@
-"""``harmwatch topics create``: the source, dead-letter and panes topics (kafka-python admin).
+"""``harmwatch topics create``: the source, dead-letter and panes topics and the worker's
+table changelogs (kafka-python admin).
 
 Idempotent: a topic that exists with the configured partition count is left alone (its
 retention is brought to the configured value); one with a different count is an error
-(Faust tables and the merge rely on the counts, and Kafka cannot shrink a topic).
+(Faust tables and the merge rely on the counts, and Kafka cannot shrink a topic). The
+changelogs are made here, not left to Faust, because a worker's readers own what Faust
+assigns them, and Faust's assignor skips a topic that does not exist yet.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from streams.kafka_settings import KafkaSettings
+from streams.kafka_settings import MAX_SNAPSHOT_BYTES, KafkaSettings
 
 TOPIC_ALREADY_EXISTS = 36
 
@@ -26,6 +29,11 @@ class TopicSpec:
     retention_ms: int
     compact: bool = False
 
+    def configs(self) -> dict[str, str]:
+        if self.compact:  # a changelog: the latest snapshot per key, however old
+            return {"cleanup.policy": "compact", "max.message.bytes": str(MAX_SNAPSHOT_BYTES)}
+        return {"retention.ms": str(self.retention_ms)}
+
 
 def wanted_topics(settings: KafkaSettings) -> list[TopicSpec]:
     specs = [TopicSpec(t, settings.partitions, settings.retention_ms)
@@ -33,6 +41,9 @@ def wanted_topics(settings: KafkaSettings) -> list[TopicSpec]:
     specs.append(TopicSpec(settings.dead_letter_topic, 1, settings.dead_letter_retention_ms))
     specs.append(TopicSpec(settings.panes_topic, settings.n_pane_partitions,
                            settings.retention_ms))
+    specs.extend(TopicSpec(settings.changelog_topic(table), n, settings.retention_ms,
+                           compact=True)
+                 for table, n in settings.table_partitions.items())
     return specs
 
 
@@ -74,7 +85,7 @@ def create_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[tupl
         request = {
             s.name: {"num_partitions": s.partitions,
                      "replication_factor": settings.replication,
-                     "configs": {"retention.ms": str(s.retention_ms)}}
+                     "configs": s.configs()}
             for s in specs
         }
         response = admin.create_topics(request, timeout_ms=int(timeout_s * 1000),
@@ -93,7 +104,8 @@ def create_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[tupl
                 if have is not None and have != s.partitions:
                     raise TopicError(f"topic {s.name} exists with {have} partitions, config "
                                      f"says {s.partitions}; delete it or change the config")
-                _set_retention(admin, s)
+                if not s.compact:
+                    _set_retention(admin, s)
                 out.append((s.name, "exists"))
             else:
                 out.append((s.name, "created"))

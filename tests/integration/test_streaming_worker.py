@@ -91,10 +91,10 @@ def _wait_rows(ws: list[Worker], expected: dict[tuple[Any, ...], dict[str, Any]]
 def test_topics_create_is_idempotent(env: Env) -> None:
     first = env.run("topics", "create")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 5
+    assert first.stdout.count("created") == 7  # 5 topics and the 2 table changelogs
     again = env.run("topics", "create")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("exists") == 5 and "created" not in again.stdout
+    assert again.stdout.count("exists") == 7 and "created" not in again.stdout
     admin = KafkaAdminClient(bootstrap_servers=env.broker)
     try:
         described = {t["name"]: len(t["partitions"])
@@ -107,13 +107,16 @@ def test_topics_create_is_idempotent(env: Env) -> None:
     assert clash.returncode == 1 and "exists with 6 partitions" in clash.stderr
 
 
-def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worker]) -> None:
+@pytest.mark.parametrize("ingest", ["direct", "agent"])
+def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worker],
+                                ingest: str) -> None:
+    """Both the shipped direct consumer and the Faust-agent baseline of the benchmark."""
     expected, episodes = backtest(env, events_file)
     assert len(expected) > 1000 and episodes
     assert env.run("topics", "create").returncode == 0
     produced = env.produce(events_file, "--final-watermark")
     assert "final watermark" in produced.stderr
-    w = _start(workers, Worker(env, "w1"))
+    w = _start(workers, Worker(env, "w1", "--ingest", ingest))
     got = _wait_rows([w], expected, timeout=180)
     assert got == expected
     wait_until(lambda: sorted_episodes(read_jsonl(w.episodes)) == sorted_episodes(episodes),
@@ -255,7 +258,16 @@ def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
         def b_counted() -> bool:
             return metric_sum(b.metrics(), "harmwatch_events_total") > 2000
 
-        wait_until(b_counted, 120, "worker b to count events")
+        try:
+            wait_until(b_counted, 120, "worker b to count events")
+        except AssertionError as exc:
+            produced = "running" if producer.poll() is None else (
+                f"exited {producer.returncode}: "
+                f"{producer.stderr.read()[-2000:] if producer.stderr else ''}")
+            raise AssertionError(
+                f"{exc}; producer {produced}; counted a="
+                f"{metric_sum(a.metrics(), 'harmwatch_events_total')} b="
+                f"{metric_sum(b.metrics(), 'harmwatch_events_total')}") from exc
         b.kill()
         assert b.proc is not None and b.proc.returncode == -signal.SIGKILL
         b2 = _start(workers, Worker(env, "b2"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from typing import Any
@@ -186,3 +187,29 @@ def test_percentile_from_pane_tails_is_exact(parts: list[list[float]], q: float)
     if n:
         keep = n - max(1, math.ceil(q * n)) + 1
         assert sorted(tail)[-keep] == nearest_rank(everything, q)
+
+
+@SETTINGS
+@given(st.lists(event_st, min_size=1, max_size=150), st.randoms(use_true_random=False),
+       st.integers(1, 40), st.integers(1, 1000))
+def test_batch_tally_matches_one_event_at_a_time(events: list[dict[str, Any]],
+                                                 rnd: random.Random, chunk: int,
+                                                 max_ids: int) -> None:
+    """The (stream, area, outcome) tally of ``ingest_batch`` equals the outcomes of
+    ``ingest`` one event at a time, with copies, late events and a dedupe cap."""
+    arrivals = events + [dict(e) for e in rnd.sample(events, k=len(events) // 3)]
+    rnd.shuffle(arrivals)  # shuffled past the lateness: some events are late
+    decoded = [d for e in arrivals if not isinstance(d := decode_event(line(e)), Rejected)]
+    capped = dataclasses.replace(
+        CONFIG, engine=CONFIG.engine.model_copy(update={"dedupe_max_ids": max_ids}))
+    one, batch = Ingest(capped), Ingest(capped)
+    expected: dict[tuple[str, str, str], int] = {}
+    for d in decoded:
+        key = (type(d).__name__.lower(), one.area_of(d.policy_area), one.ingest(d))
+        expected[key] = expected.get(key, 0) + 1
+    tally: dict[tuple[str, str, str], int] = {}
+    for i in range(0, len(decoded), chunk):
+        batch.ingest_batch(decoded[i:i + chunk], tally)
+    assert tally == expected
+    assert (batch.counted, batch.duplicates, batch.late, batch.dedupe_overflow) == (
+        one.counted, one.duplicates, one.late, one.dedupe_overflow)
