@@ -1,6 +1,6 @@
 """The Faust app: source topics -> per-partition ingest -> panes topic -> per-area merge.
 
-Two readers (:mod:`streams.direct_ingest`), both thin (decode, call :mod:`streams.merge`,
+Two readers (:mod:`streams.direct_reader`), both thin (decode, call :mod:`streams.merge`,
 record), each driven by the table whose partitions it owns:
 
 - the **source** side reads the decisions, appeals and reports topics in ``getmany``
@@ -41,7 +41,7 @@ from alerts.metrics import HarmwatchCollector, Snapshot, new_registry, snapshot_
 from signals.config import Config
 from signals.events import Rejected
 from signals.records import Episode, SignalRow
-from streams.direct_ingest import DirectReader
+from streams.direct_reader import DirectReader
 from streams.kafka_settings import (
     INGEST_TABLE,
     MAX_SNAPSHOT_BYTES,
@@ -81,7 +81,7 @@ class WorkerOptions:
     web_host: str = "127.0.0.1"
     signals_out: Path | None = None
     episodes_out: Path | None = None
-    # "direct" (ships): batches read beside Faust (streams/direct_ingest.py). The Faust
+    # "direct" (ships): batches read beside Faust (streams/direct_reader.py). The Faust
     # agent baselines, for the benchmark: "agent" (take_events batches), "per-event".
     ingest: str = "direct"
     loglevel: str = "WARNING"
@@ -405,7 +405,7 @@ class Runtime:
 
 
 class IngestSide:
-    """The source partitions as a :class:`streams.direct_ingest.Owner`."""
+    """The source partitions as a :class:`streams.direct_reader.Owner`."""
 
     name = "source"
 
