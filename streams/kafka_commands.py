@@ -177,12 +177,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                             description="Kafka topic administration (kafka-python).")
     t_sub = topics.add_subparsers(dest="topics_command", required=True, metavar="COMMAND")
     create = t_sub.add_parser(
-        "create", help="create the source, dead-letter and panes topics (idempotent)",
-        description="Create the decisions, appeals and reports topics, the dead-letter topic "
-                    "and the internal panes topic with the configured partitions and "
-                    "retention. Existing topics are kept (retention updated); a partition "
-                    "count that differs from the config is an error.")
+        "create", help="create the source, dead-letter, panes and changelog topics "
+                       "(idempotent)",
+        description="Create the decisions, appeals and reports topics, the dead-letter topic, "
+                    "the internal panes topic and the worker's two table changelogs "
+                    "(<app-id>-ingest-state-changelog, <app-id>-merge-state-changelog; "
+                    "compacted) with the configured partitions and retention. Existing "
+                    "topics are kept (retention updated); a partition count that differs "
+                    "from the config is an error.")
     _add_kafka_args(create)
+    create.add_argument("--app-id", help="the workers' Faust app id, which names the "
+                                         "changelogs (default harmwatch)")
     create.add_argument("--partitions", type=int, help="partitions of the source topics")
     create.set_defaults(func=_cmd_topics_create)
 
