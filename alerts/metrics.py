@@ -35,10 +35,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from signals.alerting import STATE_CODES
 from signals.config import SEVERITIES, Config
 from signals.engine import Engine, Evaluator
-from signals.events import STREAM_OF
 from streams.pipeline import Pipeline
-
-STREAMS = tuple(STREAM_OF.values())
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from alerts.naming import (
 from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.definitions import SIGNALS
 from signals.durations import format_duration
+from signals.events import STREAMS
 
 # Evaluate harm rules every second: the breach-to-page goal is 5 s end to end.
 HARM_GROUP_INTERVAL_S: Final = 1
@@ -52,7 +53,6 @@ INVALID_RATIO_PAGE: Final = 0.25
 CONSUMER_LAG_TICKET: Final = 5_000
 CONSUMER_LAG_PAGE: Final = 50_000
 EXPORTER_DOWN_FOR_S: Final = 60
-STREAMS: Final = ("decision", "appeal", "report")
 
 
 # --- value formatting: the Go template pipe and its exact Python twin ---------------------

@@ -13,9 +13,16 @@ trap 'rm -rf "$scratch"' EXIT
 
 # The committed files use the shipped config and the default Grafana URL, whatever the
 # caller's environment says.
-gen() { env -u HARMWATCH_CONFIG -u HARMWATCH_GRAFANA_URL "$HARMWATCH" "$@"; }
-gen rules generate --config config/thresholds.yaml --output "$scratch/harmwatch-alerts.yml" 2>/dev/null
-gen dashboards generate --config config/thresholds.yaml --output-dir "$scratch/dashboards" 2>/dev/null
+# Their progress lines are noise here; their errors are not (a failing generator must say why).
+gen() {
+  env -u HARMWATCH_CONFIG -u HARMWATCH_GRAFANA_URL "$HARMWATCH" "$@" 2>"$scratch/stderr" || {
+    cat "$scratch/stderr" >&2
+    echo "check-generated: \`harmwatch $*\` failed" >&2
+    exit 1
+  }
+}
+gen rules generate --config config/thresholds.yaml --output "$scratch/harmwatch-alerts.yml"
+gen dashboards generate --config config/thresholds.yaml --output-dir "$scratch/dashboards"
 
 status=0
 if ! diff -u deploy/prometheus/rules/harmwatch-alerts.yml "$scratch/harmwatch-alerts.yml"; then

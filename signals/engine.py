@@ -141,10 +141,11 @@ class Ingest:
     def area_of(self, policy_area: str) -> str:
         return self._area_keys.get(policy_area, self._other)[0]
 
-    def ingest(self, event: Event) -> Outcome:
+    def ingest(self, event: Event,
+               tally: dict[tuple[str, str, str], int] | None = None) -> Outcome:
         """Count one event; what became of it (the batch loop keeps no per-event record)."""
         counted, duplicates = self.counted, self.duplicates
-        self.ingest_batch((event,))
+        self.ingest_batch((event,), tally)
         if self.counted != counted:
             return COUNTED
         return DUPLICATE if self.duplicates != duplicates else LATE

@@ -72,9 +72,9 @@ class Report(_Event, kw_only=True, frozen=True, gc=False, tag="report"):
 
 
 Event = Decision | Appeal | Report
-STREAMS: Final = ("decision", "appeal", "report")
 # Counters and metrics label events by stream, named after the event type.
 STREAM_OF: Final[dict[type, str]] = {Decision: "decision", Appeal: "appeal", Report: "report"}
+STREAMS: Final = tuple(STREAM_OF.values())
 
 _decoder: Final = msgspec.json.Decoder(Event)
 _id_probe: Final = msgspec.json.Decoder(dict[str, object])

@@ -98,7 +98,8 @@ def _header(headers: Any, name: str) -> bytes | None:
 
 
 class Runtime:
-    """The worker's in-memory state: what the agents call. No Faust types leak into merge."""
+    """The worker's in-memory state: what the readers (and the agent baselines) call. No
+    Faust types leak into :mod:`streams.merge`."""
 
     def __init__(self, app: faust.App, config: Config, settings: KafkaSettings,
                  opts: WorkerOptions) -> None:

@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signals.config import ConfigError
+from signals.events import STREAMS
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
-STREAMS = ("decision", "appeal", "report")
 DAY_MS = 24 * 3600 * 1000
 
 

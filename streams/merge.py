@@ -241,9 +241,9 @@ class SourcePartition:
             return min(self.id_offsets[0], self.next_offset)
         return self.next_offset
 
-    def rebuild_ids(self, records: Iterable[tuple[int, bytes]]) -> int:
+    def rebuild_ids(self, records: Iterable[tuple[int, bytes]]) -> None:
         """Remember again the ids of messages this state already counted (offsets below
-        ``next_offset``); nothing is counted. Returns how many ids were read."""
+        ``next_offset``); nothing is counted."""
         assert self.id_offsets is not None
         young_from, end = self.id_offsets[1], self.next_offset
         young: list[str] = []
@@ -257,7 +257,6 @@ class SourcePartition:
             assert not isinstance(event, Rejected)
             (young if offset >= young_from else old).append(event.event_id)
         self.ingest.remember(young, old)
-        return len(young) + len(old)
 
     def end_replay(self) -> None:
         self._replay = False

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from signals._clock import micros
 from signals.config import Config
 from signals.engine import Engine, Outcome
-from signals.events import STREAM_OF, Event, Rejected, decode_event
+from signals.events import Event, Rejected, decode_event
 
 RejectSink = Callable[[Rejected, bytes], None]
 
@@ -55,10 +55,7 @@ class Pipeline:
         ahead = too_far_ahead(event, future_limit(self.max_future_s, self.clock))
         if ahead is not None:
             return self._reject(ahead, raw, stream)
-        outcome = self.engine.ingest(event)
-        ckey = (STREAM_OF[type(event)], self.engine.area_of(event.policy_area), outcome)
-        self.events[ckey] = self.events.get(ckey, 0) + 1
-        return outcome
+        return self.engine.ingest(event, self.events)
 
     def _reject(self, rejected: Rejected, raw: bytes, stream: str) -> Rejected:
         key = (stream, rejected.reason)
