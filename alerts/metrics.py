@@ -34,8 +34,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from signals.alerting import STATE_CODES
 from signals.config import SEVERITIES, Config
-from signals.engine import Engine, Evaluator
-from streams.pipeline import Pipeline
+from signals.engine import Engine
+from signals.evaluator import Evaluator
+from signals.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,9 @@ def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
 
 
 def take_snapshot(engine: Engine) -> Snapshot:
-    wm = engine.watermark
+    wm = engine.ingest.watermark
     return snapshot_of([engine.evaluator], wm if wm != float("-inf") else None,
-                       engine.remembered_ids)
+                       engine.ingest.remembered_ids)
 
 
 @dataclass(eq=False)  # registries key collectors by identity

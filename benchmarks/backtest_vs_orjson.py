@@ -7,7 +7,7 @@ the machine hits every mode alike):
   read        read the lines only (the floor of any file driver)
   orjson      read the lines and ``orjson.loads`` each (the raw ceiling of the issue)
   msgspec     ``signals.events.decode_event`` on each line (typed, validated decode)
-  backtest    ``streams.backtest.run_backtest(config, file, progress=False)``
+  backtest    ``streams.backtest.replay.run_backtest(config, file, progress=False)``
   backtest+out  the same with ``signals_out`` set (as ``harmwatch backtest --signals-out``)
 
 Each child reports its event rate (timed around the loop only: interpreter start, imports
@@ -68,7 +68,7 @@ def scale_for(events: int, duration_s: int) -> float:
 def generate(events: int, duration_s: int, scale: float | None, keep: bool) -> Path:
     """Write exactly ``events`` simulator lines (incidents included); reuse with --keep."""
     sys.path.insert(0, str(ROOT))
-    from streams.simulator import Simulator, schedule
+    from streams.sources.simulator import Simulator, schedule
 
     scale = scale or scale_for(events, duration_s)
     path = data_file(events, duration_s, scale)
@@ -123,7 +123,7 @@ def child(mode: str, path: Path, cpu: int) -> None:
     import orjson
 
     from signals.events import decode_event
-    from streams.backtest import run_backtest
+    from streams.backtest.replay import run_backtest
     from streams.config_files import load_config
 
     config = load_config(None)
@@ -164,11 +164,12 @@ def child(mode: str, path: Path, cpu: int) -> None:
             if out is not None:
                 out.unlink()
         engine = pipeline.engine
-        n = engine.counted + engine.duplicates + engine.late + pipeline.invalid_total
-        extra.update(counted=engine.counted, duplicates=engine.duplicates, late=engine.late,
-                     invalid=pipeline.invalid_total, episodes=len(engine.episodes),
-                     remembered_ids=engine.remembered_ids,
-                     transitions=len(engine.transitions), **_state_sizes(engine))
+        ingest = engine.ingest
+        n = ingest.counted + ingest.duplicates + ingest.late + pipeline.invalid_total
+        extra.update(counted=ingest.counted, duplicates=ingest.duplicates, late=ingest.late,
+                     invalid=pipeline.invalid_total, episodes=len(engine.evaluator.episodes),
+                     remembered_ids=ingest.remembered_ids,
+                     transitions=len(engine.evaluator.transitions), **_state_sizes(engine))
     else:
         raise SystemExit(f"unknown mode {mode}")
     if not mode.startswith("backtest"):  # (the backtest timed the replay, not the counting)
@@ -182,7 +183,7 @@ def child(mode: str, path: Path, cpu: int) -> None:
 def _state_sizes(engine: object) -> dict[str, object]:
     """Sizes of the engine's per-window state at the end (private; the engine changes)."""
     out: dict[str, object] = {}
-    for label, owner, attr in (("open_panes", "ingest_", "_panes"),
+    for label, owner, attr in (("open_panes", "ingest", "_panes"),
                                ("closed_panes", "evaluator", "_closed")):
         holder = getattr(engine, owner, engine)
         value = getattr(holder, attr, getattr(engine, attr, None))

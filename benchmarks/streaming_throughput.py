@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kafka import KafkaProducer
 
-from streams.kafka_local import LocalKafka, free_port
-from streams.kafka_settings import KafkaSettings
-from streams.simulator import Simulator
-from streams.topics import create_topics
+from streams.dev.kafka_broker import LocalKafka, free_port
+from streams.kafka.settings import KafkaSettings
+from streams.kafka.topics import create_topics
+from streams.sources.simulator import Simulator
 from tests.streaming.kafka_harness import Env, Worker, metric_sum, wait_until
 
 STREAM_TOPIC = {b'"type":"decision"': "decisions", b'"type":"appeal"': "appeals",

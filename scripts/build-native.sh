@@ -6,7 +6,8 @@
 # Python: `bash scripts/build-native.sh --clean` removes the compiled files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODULES=(signals/counts.py signals/alerting.py signals/definitions.py signals/engine.py
+MODULES=(signals/counts.py signals/alerting.py signals/definitions.py signals/keys.py
+         signals/ingest.py signals/evaluator.py signals/engine.py
          signals/lines.py)
 clean() { rm -f signals/*.so ./*__mypyc*.so; }
 clean

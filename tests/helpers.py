@@ -71,8 +71,8 @@ def run_engine(config: Config, events: Iterable[dict[str, Any]]) -> tuple[
     for e in events:
         decoded = decode_event(line(e))
         assert not isinstance(decoded, Rejected), decoded
-        engine.ingest(decoded)
-        rows.extend(engine.drain_rows())
+        engine.ingest.ingest(decoded)
+        rows.extend(engine.evaluator.drain_rows())
     engine.flush()
-    rows.extend(engine.drain_rows())
-    return rows, list(engine.episodes), engine
+    rows.extend(engine.evaluator.drain_rows())
+    return rows, list(engine.evaluator.episodes), engine

@@ -17,7 +17,7 @@ from alerting_stack import (
     poll,
 )
 
-# Exported by the Kafka worker only (streams/faust_app.py).
+# Exported by the Kafka worker only (streams/kafka/app.py).
 NOT_EMBEDDED = {"harmwatch_consumer_lag"}
 
 

@@ -1,6 +1,6 @@
 """Fixtures for integration tests that need a real Apache Kafka broker.
 
-The broker is started by the tests themselves (streams.kafka_local): the first run on a
+The broker is started by the tests themselves (streams.dev.kafka_broker): the first run on a
 fresh machine fetches the jars with Maven, later runs start in a few seconds.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.kafka_local import LocalKafka, free_port
+from streams.dev.kafka_broker import LocalKafka, free_port
 
 
 def _two_free_ports() -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""A real Kafka broker from streams.kafka_local, spoken to by both clients the project uses.
+"""A real Kafka broker from streams.dev.kafka_broker, spoken to by both clients the project uses.
 
 kafka-python 3.x (admin, producer, consumer) and aiokafka 0.14 with a consumer group,
 which is the group coordinator protocol Faust relies on.
@@ -20,7 +20,7 @@ from aiokafka.admin import NewTopic as AIONewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.kafka_local import KAFKA_VERSION, LocalKafka, broker_answers, free_port
+from streams.dev.kafka_broker import KAFKA_VERSION, LocalKafka, broker_answers, free_port
 
 pytestmark = pytest.mark.integration
 

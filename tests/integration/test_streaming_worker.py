@@ -20,9 +20,9 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
 from signals.events import Rejected, decode_event
-from streams.backtest import run_backtest
+from streams.backtest.replay import run_backtest
 from streams.config_files import load_config
-from streams.kafka_local import LocalKafka, free_port
+from streams.dev.kafka_broker import LocalKafka, free_port
 from tests.streaming.kafka_harness import (
     Env,
     Worker,
@@ -46,8 +46,8 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = Env("127.0.0.1:1", tmp)
     path = simulate(env, tmp / "events.jsonl", "30m", "--invalid-rate", "0.001")
     pipeline = run_backtest(load_config(), path)
-    assert pipeline.engine.late == 0
-    assert pipeline.engine.duplicates > 0  # the simulator redelivers some ids
+    assert pipeline.engine.ingest.late == 0
+    assert pipeline.engine.ingest.duplicates > 0  # the simulator redelivers some ids
     return path
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from streams.kafka_local import free_port
+from streams.dev.kafka_broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HARMWATCH = [sys.executable, "-m", "streams.cli"]

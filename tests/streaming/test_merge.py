@@ -13,9 +13,7 @@ import pytest
 from signals.config import Config
 from signals.engine import Engine
 from signals.events import Rejected, decode_event
-from signals.records import Episode, SignalRow
-from streams.config_files import load_config
-from streams.merge import (
+from signals.merge import (
     AreaMerge,
     LocalMerge,
     PaneMessage,
@@ -23,7 +21,9 @@ from streams.merge import (
     decode,
     encode,
 )
-from streams.simulator import Simulator, schedule
+from signals.records import Episode, SignalRow
+from streams.config_files import load_config
+from streams.sources.simulator import Simulator, schedule
 
 TOPICS = {"decision": "t.decisions", "appeal": "t.appeals", "report": "t.reports"}
 
@@ -48,11 +48,11 @@ def _backtest(config: Config, lines: list[bytes]) -> tuple[list[SignalRow], list
     for raw in lines:
         event = decode_event(raw)
         if not isinstance(event, Rejected):
-            engine.ingest(event)
-        rows.extend(engine.drain_rows())
+            engine.ingest.ingest(event)
+        rows.extend(engine.evaluator.drain_rows())
     engine.flush()
-    rows.extend(engine.drain_rows())
-    return rows, list(engine.episodes), engine
+    rows.extend(engine.evaluator.drain_rows())
+    return rows, list(engine.evaluator.episodes), engine
 
 
 def _route(lines: list[bytes], partitions: int) -> dict[str, list[bytes]]:
@@ -106,7 +106,7 @@ def test_partitioned_merge_equals_single_engine(config: Config, partitions: int,
                                                 seed: int) -> None:
     lines = _sim_lines(50)
     rows, episodes, engine = _backtest(config, lines)
-    assert engine.late == 0 and engine.duplicates > 0 and len(rows) > 1000
+    assert engine.ingest.late == 0 and engine.ingest.duplicates > 0 and len(rows) > 1000
     assert episodes, "the incidents should page"
     got_rows, got_episodes = _partitioned(config, lines, partitions, seed)
     assert sorted(got_rows, key=_key) == sorted(rows, key=_key)
@@ -202,10 +202,11 @@ def test_source_partition_dead_letters_events_dated_far_ahead(config: Config) ->
     future = (b'{"event_id": "f1", "type": "report", "occurred_at": "2999-01-01T00:00:00Z",'
               b' "policy_area": "youth_safety", "reporter": "user"}')
     tally: dict[tuple[str, str, str], int] = {}
-    result = part.feed(0, future, tally)
+    now = 1_800_000_000.0
+    result = part.feed(0, future, tally, now)
     assert isinstance(result, Rejected) and result.reason == "future_timestamp:occurred_at"
     assert part.ingest.counted == 0 and part.ingest.newest == float("-inf")
-    assert part.feed(1, _sim_lines(1)[0], tally) is not None  # neighbours still counted
+    assert part.feed(1, _sim_lines(1)[0], tally, now) is not None  # neighbours still counted
 
 
 def _log_with_redeliveries(seed: int) -> list[bytes]:

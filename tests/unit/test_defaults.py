@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
+from signals.pipeline import Pipeline
 from streams.config_files import load_config
-from streams.pipeline import Pipeline
-from streams.simulator import INCIDENT_KINDS, Simulator, schedule
+from streams.sources.simulator import INCIDENT_KINDS, Simulator, schedule
 from tests.helpers import REPO
 
 START = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
@@ -28,16 +28,16 @@ def replay(sim: Simulator, duration_s: int) -> Pipeline:
 def test_normal_traffic_pages_nothing_for_hours(seed: int) -> None:
     pipeline = replay(Simulator(start=START, seed=seed), 3 * 3600)
     engine = pipeline.engine
-    assert engine.counted > 150_000  # realistic volume, not an empty run
-    assert engine.duplicates > 0
-    assert engine.episodes == []
+    assert engine.ingest.counted > 150_000  # realistic volume, not an empty run
+    assert engine.ingest.duplicates > 0
+    assert engine.evaluator.episodes == []
 
 
 def test_each_incident_pages_within_ten_minutes() -> None:
     incidents = schedule(START + dt.timedelta(hours=1), len(INCIDENT_KINDS))
     sim = Simulator(start=START, seed=5, incidents=incidents, invalid_rate=0.001)
     pipeline = replay(sim, 2 * 3600 + 900)
-    episodes = pipeline.engine.episodes
+    episodes = pipeline.engine.evaluator.episodes
     assert pipeline.invalid_total > 0
     for incident in incidents:
         pages = [e for e in episodes if e.severity == "critical"

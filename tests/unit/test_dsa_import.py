@@ -10,9 +10,9 @@ from pathlib import Path
 import orjson
 
 from signals.events import Decision, decode_event
+from signals.pipeline import Pipeline
 from streams.config_files import load_config
-from streams.dsa_import import convert
-from streams.pipeline import Pipeline
+from streams.sources.dsa_import import convert
 from tests.helpers import REPO, SHARED
 
 DATA = SHARED / "data" / "dsa-sor"
@@ -45,8 +45,8 @@ def test_the_databases_duplicate_statement_counts_once(tmp_path: Path) -> None:
     for raw in out.read_bytes().splitlines():
         pipeline.feed(raw)
     engine = pipeline.engine
-    assert engine.duplicates == 1  # rows 1 and 2 of the first 2024 file share a uuid
-    assert engine.counted + engine.duplicates + engine.late == 200
+    assert engine.ingest.duplicates == 1  # rows 1 and 2 of the first 2024 file share a uuid
+    assert engine.ingest.counted + engine.ingest.duplicates + engine.ingest.late == 200
     other = sum(n for (stream, area, outcome), n in pipeline.events.items()
                 if area == "other" and outcome == "counted")
     assert other >= 100  # "scope of platform service" has no home in the taxonomy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from signals.events import Rejected
-from streams.pipeline import Pipeline
+from signals.pipeline import Pipeline
 from tests.helpers import T0, ev, line, make_config
 
 CONFIG = make_config({"report_volume": {"window": "1m", "warn": 100}})
@@ -32,4 +32,4 @@ def test_future_dated_events_are_rejected_in_live_modes() -> None:
     assert result.reason == "future_timestamp:occurred_at" and result.event_id == "next-year"
     # The bogus event did not move the watermark: a normal neighbour is still on time.
     assert p.feed(line(ev("report", 570))) == "counted"
-    assert p.engine.late == 0
+    assert p.engine.ingest.late == 0

@@ -10,8 +10,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signals.engine import Engine, Evaluator, Ingest
+from signals.engine import Engine
+from signals.evaluator import Evaluator
 from signals.events import Rejected, decode_event
+from signals.ingest import Ingest
 from tests.helpers import ev, line, make_config, run_engine
 
 LATENESS = 60
@@ -69,8 +71,8 @@ def test_redelivered_event_ids_count_once(events: list[dict[str, Any]],
                       + [(_ts(e) + rnd.uniform(0, LATENESS - 1e-3), 1, i, e)
                          for i, e in enumerate(dups)], key=lambda x: x[:3])
     rows, _, engine = run_engine(CONFIG, [a[3] for a in arrivals])
-    assert engine.duplicates == len(dups)
-    assert engine.counted == len(in_order)
+    assert engine.ingest.duplicates == len(dups)
+    assert engine.ingest.counted == len(in_order)
     assert sorted(rows, key=lambda r: (r.signal, r.policy_area, r.window_start)) == _rows(
         CONFIG, in_order)
 
@@ -90,8 +92,8 @@ def test_lateness_matches_a_watermark_model(events: list[dict[str, Any]]) -> Non
         accepted.append(e)
         max_ts = max(max_ts, ts)
     rows, _, engine = run_engine(CONFIG, events)
-    assert engine.late == late
-    assert engine.counted == len(accepted)
+    assert engine.ingest.late == late
+    assert engine.ingest.counted == len(accepted)
     assert sorted(rows, key=lambda r: (r.signal, r.policy_area, r.window_start)) == _rows(
         CONFIG, sorted(accepted, key=_ts))
 
@@ -107,18 +109,18 @@ def test_snapshot_and_restore_midway_changes_nothing(events: list[dict[str, Any]
     for e in events[:cut]:
         decoded = decode_event(line(e))
         assert not isinstance(decoded, Rejected)
-        first.ingest(decoded)
-    rows_before = first.drain_rows()
+        first.ingest.ingest(decoded)
+    rows_before = first.evaluator.drain_rows()
     second = Engine(CONFIG)
-    second.ingest_.restore(first.ingest_.to_state())
+    second.ingest.restore(first.ingest.to_state())
     second.evaluator.restore(first.evaluator.to_state())
     for e in events[cut:]:
         decoded = decode_event(line(e))
         assert not isinstance(decoded, Rejected)
-        second.ingest(decoded)
+        second.ingest.ingest(decoded)
     second.flush()
-    assert rows_before + second.drain_rows() == whole[0]
-    assert second.episodes == whole[1]
+    assert rows_before + second.evaluator.drain_rows() == whole[0]
+    assert second.evaluator.episodes == whole[1]
 
 
 @SETTINGS
@@ -162,7 +164,7 @@ def test_long_gaps_emit_the_same_rows_as_closing_every_window(
                   occurred_at=ev("report", _ts(e) - _ts(events[0]) + gap)["occurred_at"])
              for e in events]
     rows, _, engine = run_engine(CONFIG, events + later)
-    assert engine.counted == 2 * len(events)
+    assert engine.ingest.counted == 2 * len(events)
     # Bounded output: far fewer windows than the gap holds panes.
     starts = {r.window_start for r in rows}
     assert len(starts) < 2 * (1800 + 600) / PANE + 200

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.kafka_local import free_port
+from streams.dev.kafka_broker import free_port
 from tests.helpers import REPO, ev, line
 
 

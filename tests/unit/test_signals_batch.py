@@ -97,7 +97,7 @@ def test_core_signals_match_batch_recomputation(seed: int, window: str,
     events = random_events(seed, 3000, 3600)
     events.sort(key=_t)  # in order: nothing is late, so the batch view is exact
     rows, _, engine = run_engine(config, events)
-    assert engine.late == 0 and engine.counted == len(events)
+    assert engine.ingest.late == 0 and engine.ingest.counted == len(events)
 
     by_window: dict[tuple[str, str | None, dt.datetime], dict[str, SignalRow]] = defaultdict(dict)
     for row in rows:

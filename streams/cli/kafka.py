@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 from signals.config import ConfigError
-
-DEFAULT_WEB_PORT = 6066
+from streams.ports import DEFAULT_WORKER_PORT as DEFAULT_WEB_PORT
 
 
 def _settings_or_exit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from streams.kafka_settings import load_kafka_settings
+    from streams.kafka.settings import load_kafka_settings
 
     try:
         return load_kafka_settings(
@@ -38,7 +37,7 @@ def _add_kafka_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_dev_kafka(args: argparse.Namespace) -> int:
-    from streams.kafka_local import main
+    from streams.dev.kafka_broker import main
 
     argv = [args.action, "--data-dir", args.data_dir, "--timeout", str(args.timeout)]
     if args.port is not None:
@@ -50,9 +49,9 @@ def _cmd_dev_kafka(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from streams.cli import load_or_exit
-    from streams.faust_app import WorkerOptions
-    from streams.worker import run_worker
+    from streams.cli.args import load_or_exit
+    from streams.kafka.app import WorkerOptions
+    from streams.kafka.worker import run_worker
 
     config = load_or_exit(args.config)
     settings = _settings_or_exit(args)
@@ -66,8 +65,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics_create(args: argparse.Namespace) -> int:
-    from streams.topics import TopicError, create_topics
-    from streams.worker import broker_reachable
+    from streams.kafka.topics import TopicError, create_topics
+    from streams.kafka.worker import broker_reachable
 
     settings = _settings_or_exit(args)
     if not broker_reachable(settings.broker):
@@ -87,8 +86,8 @@ def _cmd_topics_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_produce(args: argparse.Namespace) -> int:
-    from streams.producer import produce_file
-    from streams.worker import broker_reachable
+    from streams.kafka.producer import produce_file
+    from streams.kafka.worker import broker_reachable
 
     settings = _settings_or_exit(args)
     if not args.events.is_file():
@@ -96,13 +95,13 @@ def _cmd_produce(args: argparse.Namespace) -> int:
         return 2
     pane_s = 60
     if args.final_watermark:
-        from streams.cli import load_or_exit
+        from streams.cli.args import load_or_exit
 
         pane_s = load_or_exit(args.config).pane_s
     if not broker_reachable(settings.broker):
         print(f"harmwatch: Kafka broker at {settings.broker} not reachable", file=sys.stderr)
         return 1
-    from streams.topics import missing_topics
+    from streams.kafka.topics import missing_topics
 
     wanted = [*settings.source_topics.values(), *([args.invalid_to] if args.invalid_to else [])]
     missing = missing_topics(settings.broker, wanted)
@@ -124,7 +123,7 @@ def _cmd_produce(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the streaming commands to the ``harmwatch`` parser."""
-    from streams.cli import _positive, add_config_arg
+    from streams.cli.args import add_config_arg, positive
 
     dev = sub.add_parser("dev", help="local development services",
                          description="Local services for development and tests.")
@@ -199,7 +198,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_kafka_args(prod)
     add_config_arg(prod)
     prod.add_argument("--events", type=Path, required=True, metavar="FILE.jsonl")
-    prod.add_argument("--rate", type=_positive, metavar="N",
+    prod.add_argument("--rate", type=positive, metavar="N",
                       help="messages per second (default: as fast as possible)")
     prod.add_argument("--invalid-to", metavar="TOPIC",
                       help="topic for invalid lines (default: the decisions topic)")

@@ -12,8 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from signals.config import Config
-from signals.engine import Engine, Transition
-from streams.pipeline import Pipeline
+from signals.engine import Engine
+from signals.evaluator import Transition
+from signals.pipeline import Pipeline
 
 _SHORT = {
     "report_volume": "reports", "report_surge": "surge", "regulator_reports": "regulator",
@@ -69,25 +70,25 @@ class LiveView:
         for area in self.config.areas:
             cells: list[Text | str] = [self.config.taxonomy.info(area).name[:28]]
             for signal in signals:
-                row = engine.latest.get(((area, None), signal))
+                row = engine.evaluator.latest.get(((area, None), signal))
                 state = "inactive"
                 for severity in ("critical", "warn"):
-                    s = engine.state((area, None), signal, severity)
+                    s = engine.evaluator.state((area, None), signal, severity)
                     if s != "inactive":
                         state = s
                         break
                 cells.append(Text(_fmt(signal, row.value if row else None),
                                   style=_STYLE[state]))
             table.add_row(*cells)
-        wm = engine.watermark
-        clock = (dt.datetime.fromtimestamp(wm + engine.lateness, dt.UTC)
+        wm = engine.ingest.watermark
+        clock = (dt.datetime.fromtimestamp(wm + engine.ingest.lateness, dt.UTC)
                  .strftime("%Y-%m-%d %H:%M:%S UTC") if wm != float("-inf") else "—")
-        firing = sum(1 for m in engine.machines.values() if m.state == "firing")
+        firing = sum(1 for m in engine.evaluator.machines.values() if m.state == "firing")
         header = Text.assemble(
             ("event time ", "dim"), (clock, "bold"),
-            ("   counted ", "dim"), f"{engine.counted:,}",
-            ("  dup ", "dim"), f"{engine.duplicates:,}",
-            ("  late ", "dim"), f"{engine.late:,}",
+            ("   counted ", "dim"), f"{engine.ingest.counted:,}",
+            ("  dup ", "dim"), f"{engine.ingest.duplicates:,}",
+            ("  late ", "dim"), f"{engine.ingest.late:,}",
             ("  invalid ", "dim"), f"{self.pipeline.invalid_total:,}",
             ("   ", ""), (f"{self.rate:,.0f} ev/s", "cyan"),
             ("   firing ", "dim"), (str(firing), "bold red" if firing else "green"),

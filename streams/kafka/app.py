@@ -1,13 +1,13 @@
 """The Faust app: source topics -> per-partition ingest -> panes topic -> per-area merge.
 
-Two readers (:mod:`streams.direct_reader`), both thin (decode, call :mod:`streams.merge`,
+Two readers (:mod:`streams.kafka.reader`), both thin (decode, call :mod:`signals.merge`,
 record), each driven by the table whose partitions it owns:
 
 - the **source** side reads the decisions, appeals and reports topics in ``getmany``
-  batches. Each source partition has a :class:`streams.merge.SourcePartition`; invalid
+  batches. Each source partition has a :class:`signals.merge.SourcePartition`; invalid
   messages go to the dead-letter topic with their original bytes and the reason, source
   topic, partition and offset in headers. After a batch, closed panes are published on the
-  panes topic (partition chosen by :func:`streams.merge.pane_partition` of the area) and
+  panes topic (partition chosen by :func:`signals.merge.pane_partition` of the area) and
   *delivered*; every second the touched partitions are snapshotted to ``ingest-state``.
 - the **panes** side reads the panes topic; each area has an :class:`AreaMerge`,
   snapshotted every second to ``merge-state``.
@@ -38,27 +38,29 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from alerts.metrics import HarmwatchCollector, Snapshot, new_registry, snapshot_of
+from signals.admission import MAX_FUTURE_S
 from signals.config import Config
 from signals.events import Rejected
-from signals.records import Episode, SignalRow
-from streams.direct_reader import DirectReader
-from streams.kafka_settings import (
-    INGEST_TABLE,
-    MAX_SNAPSHOT_BYTES,
-    MERGE_TABLE,
-    KafkaSettings,
-)
-from streams.merge import (
+from signals.ingest import Tally
+from signals.merge import (
     WATERMARK_HEADER,
     AreaMerge,
     SourcePartition,
-    Tally,
     decode,
     encode,
     pane_partition,
     source_id,
 )
-from streams.pipeline import Pipeline
+from signals.pipeline import Pipeline
+from signals.records import Episode, SignalRow
+from streams.kafka.reader import DirectReader
+from streams.kafka.settings import (
+    INGEST_TABLE,
+    MAX_SNAPSHOT_BYTES,
+    MERGE_TABLE,
+    KafkaSettings,
+)
+from streams.ports import DEFAULT_WORKER_PORT
 
 log = logging.getLogger("harmwatch.worker")
 _encode = msgspec.json.Encoder().encode
@@ -69,7 +71,7 @@ _warned: set[str] = set()
 
 @dataclass
 class Counters:
-    """Duck-typed as a :class:`streams.pipeline.Pipeline` for the collector."""
+    """Duck-typed as a :class:`signals.pipeline.Pipeline` for the collector."""
 
     events: Tally = field(default_factory=dict)
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -77,11 +79,11 @@ class Counters:
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    web_port: int = 6066
+    web_port: int = DEFAULT_WORKER_PORT
     web_host: str = "127.0.0.1"
     signals_out: Path | None = None
     episodes_out: Path | None = None
-    # "direct" (ships): batches read beside Faust (streams/direct_reader.py). The Faust
+    # "direct" (ships): batches read beside Faust (streams/kafka/reader.py). The Faust
     # agent baselines, for the benchmark: "agent" (take_events batches), "per-event".
     ingest: str = "direct"
     loglevel: str = "WARNING"
@@ -99,7 +101,7 @@ def _header(headers: Any, name: str) -> bytes | None:
 
 class Runtime:
     """The worker's in-memory state: what the readers (and the agent baselines) call. No
-    Faust types leak into :mod:`streams.merge`."""
+    Faust types leak into :mod:`signals.merge`."""
 
     def __init__(self, app: faust.App, config: Config, settings: KafkaSettings,
                  opts: WorkerOptions) -> None:
@@ -155,7 +157,7 @@ class Runtime:
         if part is None:
             src = source_id(tp.topic, tp.partition)
             # Events dated over 10 minutes ahead of this worker's clock are dead-lettered.
-            part = SourcePartition(self.config, src, self.areas, max_future_s=600.0)
+            part = SourcePartition(self.config, src, self.areas, max_future_s=MAX_FUTURE_S)
             saved = self.ingest_table.data.get(src.encode())
             if saved:
                 part.restore(_decode_state(saved))
@@ -242,7 +244,7 @@ class Runtime:
         if not run:
             return
         rejected = part.feed_batch(((m.offset, m.value or b"") for m in run),
-                                   self.counters.events)
+                                   self.counters.events, time.time())
         if not rejected:
             return
         stream = self.stream_of.get(tp.topic, "unknown")
@@ -406,7 +408,7 @@ class Runtime:
 
 
 class IngestSide:
-    """The source partitions as a :class:`streams.direct_reader.Owner`."""
+    """The source partitions as a :class:`streams.kafka.reader.Owner`."""
 
     name = "source"
 

@@ -7,9 +7,9 @@ import time
 from typing import IO
 
 from signals.config import Config
-from streams.faust_app import WorkerOptions, create_app
-from streams.kafka_local import broker_answers
-from streams.kafka_settings import KafkaSettings
+from streams.dev.kafka_broker import broker_answers
+from streams.kafka.app import WorkerOptions, create_app
+from streams.kafka.settings import KafkaSettings
 
 
 def _endpoints(broker: str) -> list[tuple[str, int]]:
@@ -44,7 +44,7 @@ def wait_for_broker(broker: str, err: IO[str], give_up_after_s: float | None = N
 
 def run_worker(config: Config, settings: KafkaSettings, opts: WorkerOptions,
                give_up_after_s: float | None = None) -> int:
-    from streams.topics import TopicError, create_topics
+    from streams.kafka.topics import TopicError, create_topics
 
     if not wait_for_broker(settings.broker, sys.stderr, give_up_after_s):
         return 1

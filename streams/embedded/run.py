@@ -14,11 +14,13 @@ from types import FrameType
 from prometheus_client import start_http_server
 
 from alerts.metrics import HarmwatchCollector, new_registry
+from signals.admission import MAX_FUTURE_S
 from signals.config import Config
+from signals.pipeline import Pipeline
 from streams.config_files import ConfigWatcher
-from streams.live import LiveView, log_transitions
-from streams.pipeline import Pipeline
-from streams.simulator import Simulator, schedule
+from streams.embedded.live import LiveView, log_transitions
+from streams.ports import DEFAULT_METRICS_PORT
+from streams.sources.simulator import Simulator, schedule
 
 Source = Iterator[bytes]
 
@@ -28,7 +30,7 @@ class RunOptions:
     config_path: Path | None = None
     events: Path | None = None
     speed: float | None = None  # None: as fast as possible
-    metrics_port: int | None = 9464
+    metrics_port: int | None = DEFAULT_METRICS_PORT
     metrics_host: str = "127.0.0.1"
     live: bool | None = None  # None: live view when stdout is a terminal
     duration_s: int | None = None  # simulator: event time to run (None: until Ctrl-C)
@@ -66,7 +68,8 @@ def _on_term(signum: int, frame: FrameType | None) -> None:
 def run(config: Config, opts: RunOptions) -> int:
     # The simulator runs on the wall clock, so a future-dated event is a producer bug there;
     # a replayed file may be dated anywhere.
-    pipeline = Pipeline(config, max_future_s=None if opts.events else 600.0)
+    pipeline = Pipeline(config, max_future_s=None if opts.events else MAX_FUTURE_S,
+                        clock=time.time)
     collector = HarmwatchCollector(config, pipelines=[pipeline])
     if opts.metrics_port is not None:
         start_http_server(opts.metrics_port, addr=opts.metrics_host,
@@ -95,7 +98,7 @@ def run(config: Config, opts: RunOptions) -> int:
         engine.flush()
         _publish(pipeline, collector, view, live)
         if opts.events is not None and not opts.exit_at_end and opts.metrics_port is not None:
-            print(f"replay finished: {engine.counted:,} events counted; serving metrics on "
+            print(f"replay finished: {engine.ingest.counted:,} events counted; serving metrics on "
                   f"http://{opts.metrics_host}:{opts.metrics_port}/metrics until Ctrl-C",
                   flush=True)
             while True:
@@ -103,16 +106,17 @@ def run(config: Config, opts: RunOptions) -> int:
                 _reload(pipeline, collector, view, watcher, live)
     except (KeyboardInterrupt, _Stop):
         pass
-    print(f"stopped: {engine.counted:,} events counted, {engine.duplicates:,} duplicates, "
-          f"{engine.late:,} late, {pipeline.invalid_total:,} invalid", flush=True)
+    ingest = engine.ingest
+    print(f"stopped: {ingest.counted:,} events counted, {ingest.duplicates:,} duplicates, "
+          f"{ingest.late:,} late, {pipeline.invalid_total:,} invalid", flush=True)
     return 0
 
 
 def _publish(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
              live: bool) -> None:
     engine = pipeline.engine
-    transitions = engine.drain_transitions()
-    engine.drain_rows()
+    transitions = engine.evaluator.drain_transitions()
+    engine.evaluator.drain_rows()
     collector.publish(engine)
     if live:
         view.note(transitions)
@@ -152,7 +156,7 @@ def _loop(pipeline: Pipeline, collector: HarmwatchCollector, source: Source,
     live = refresh is not None
     for raw in source:
         pipeline.feed(raw)
-        when = engine.newest
+        when = engine.ingest.newest
         if speed and when != float("-inf"):
             if paced_from is None:
                 paced_from = when
@@ -166,14 +170,14 @@ def _loop(pipeline: Pipeline, collector: HarmwatchCollector, source: Source,
                 delay = (when - paced_from) / speed - (time.monotonic() - anchor)
                 if delay > 0:
                     time.sleep(delay)
-        if engine.transitions or engine.rows:
+        if engine.evaluator.transitions or engine.evaluator.rows:
             _publish(pipeline, collector, view, live)
         now = time.monotonic()
         if now - last_reload >= 1.0:
             last_reload = now
             _reload(pipeline, collector, view, watcher, live)
         if now - last_ui >= 0.25:
-            view.rate = (engine.counted - counted_at_ui) / max(now - last_ui, 1e-9)
-            counted_at_ui, last_ui = engine.counted, now
+            view.rate = (engine.ingest.counted - counted_at_ui) / max(now - last_ui, 1e-9)
+            counted_at_ui, last_ui = engine.ingest.counted, now
             if refresh is not None:
                 refresh()  # type: ignore[operator]

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from signals.config import Config
-from streams.pipeline import Pipeline
+from signals.pipeline import Pipeline
 
 
 def _when(t: dt.datetime | None) -> str:
@@ -28,7 +28,7 @@ def print_backtest(config: Config, pipeline: Pipeline, console: Console | None =
         if not console.is_terminal:
             console = Console(width=150)  # piped output: keep one episode per line
     engine = pipeline.engine
-    episodes = engine.episodes
+    episodes = engine.evaluator.episodes
     table = Table(title=f"{len(episodes)} alert episode(s) (times UTC)", title_justify="left")
     for col in ("started", "ended", "lasted", "severity", "policy area", "signal", "peak",
                 "threshold"):
@@ -44,10 +44,10 @@ def print_backtest(config: Config, pipeline: Pipeline, console: Console | None =
         console.print(table)
     else:
         console.print("No alert would have fired.")
-    counted = engine.counted
+    ingest = engine.ingest
     console.print(
-        f"events: {counted:,} counted, {engine.duplicates:,} duplicates, {engine.late:,} late, "
-        f"{pipeline.invalid_total:,} invalid  (config {config.digest})")
+        f"events: {ingest.counted:,} counted, {ingest.duplicates:,} duplicates, "
+        f"{ingest.late:,} late, {pipeline.invalid_total:,} invalid  (config {config.digest})")
     if pipeline.invalid:
         reasons: dict[str, int] = {}
         for (_, reason), n in pipeline.invalid.items():

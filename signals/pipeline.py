@@ -1,32 +1,20 @@
-"""Decode, validate and count: the one path every driver (file, simulator, Kafka) uses."""
+"""Decode, admit and count: the one path every single-source driver (file, simulator) uses.
+
+The Kafka worker runs the same steps per partition in :class:`signals.merge.SourcePartition`.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from signals._clock import micros
+from signals.admission import future_limit, too_far_ahead
 from signals.config import Config
-from signals.engine import Engine, Outcome
-from signals.events import Event, Rejected, decode_event
+from signals.engine import Engine
+from signals.events import Rejected, decode_event
+from signals.ingest import Outcome, Tally
 
 RejectSink = Callable[[Rejected, bytes], None]
-
-
-def future_limit(max_future_s: float | None,
-                 clock: Callable[[], float] = time.time) -> float | None:
-    """In live modes an event stamped further ahead of the wall clock than ``max_future_s``
-    is rejected: one event dated next year would otherwise move the watermark past every
-    real event and make them all late. A backtest has no wall clock and passes None. The
-    limit is read once per batch, not once per event."""
-    return None if max_future_s is None else clock() + max_future_s
-
-
-def too_far_ahead(event: Event, limit: float | None) -> Rejected | None:
-    """``limit``: from :func:`future_limit`."""
-    if limit is not None and micros(event.occurred_at) / 1e6 > limit:
-        return Rejected("future_timestamp:occurred_at", event.event_id)
-    return None
+Clock = Callable[[], float]
 
 
 class Pipeline:
@@ -37,12 +25,11 @@ class Pipeline:
     """
 
     def __init__(self, config: Config, on_reject: RejectSink | None = None,
-                 max_future_s: float | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
-        """``max_future_s``: see :func:`future_limit`."""
+                 max_future_s: float | None = None, clock: Clock | None = None) -> None:
+        """``max_future_s`` with ``clock``: see :mod:`signals.admission`."""
         self.engine = Engine(config)
         self.on_reject = on_reject
-        self.events: dict[tuple[str, str, str], int] = {}
+        self.events: Tally = {}
         self.invalid: dict[tuple[str, str], int] = {}
         self.max_future_s = max_future_s
         self.clock = clock
@@ -52,10 +39,15 @@ class Pipeline:
         if type(event) is Rejected:
             return self._reject(event, raw, stream)
         assert not isinstance(event, Rejected)
-        ahead = too_far_ahead(event, future_limit(self.max_future_s, self.clock))
+        now = None if self.clock is None else self.clock()
+        ahead = too_far_ahead(event, future_limit(self.max_future_s, now))
         if ahead is not None:
             return self._reject(ahead, raw, stream)
-        return self.engine.ingest(event, self.events)
+        return self.engine.ingest.ingest(event, self.events)
+
+    def reject(self, rejected: Rejected, raw: bytes, stream: str = "unknown") -> None:
+        """Count an input the driver refused before decoding (a line that is not JSON)."""
+        self._reject(rejected, raw, stream)
 
     def _reject(self, rejected: Rejected, raw: bytes, stream: str) -> Rejected:
         key = (stream, rejected.reason)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from signals.events import Rejected, decode_event
-from streams.kafka_settings import KafkaSettings
-from streams.merge import WATERMARK_HEADER
-from streams.topics import quiet_kafka_logs
+from signals.merge import WATERMARK_HEADER
+from streams.kafka.settings import KafkaSettings
+from streams.kafka.topics import quiet_kafka_logs
 
 TOPIC_OF_TYPE = {"Decision": "decision", "Appeal": "appeal", "Report": "report"}
 

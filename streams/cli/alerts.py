@@ -16,7 +16,7 @@ from alerts.naming import DASHBOARDS_DIR, DATASOURCE_UID, FOLDER_UID, GRAFANA_UR
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
-    from streams.cli import add_config_arg
+    from streams.cli.args import add_config_arg
 
     add_config_arg(p)
 
@@ -41,7 +41,7 @@ def _write_text(path: Path, text: str) -> None:
 def _cmd_rules_generate(args: argparse.Namespace) -> int:
     from alerts.naming import grafana_url
     from alerts.rules import render_rules
-    from streams.cli import load_or_exit
+    from streams.cli.args import load_or_exit
 
     text = render_rules(load_or_exit(args.config), grafana_url(args.grafana_url))
     if args.output is None or str(args.output) == "-":
@@ -58,7 +58,7 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
 
     from alerts.naming import grafana_url
     from alerts.rules import dump_yaml, pipeline_only, rule_tests
-    from streams.cli import load_or_exit
+    from streams.cli.args import load_or_exit
 
     config = load_or_exit(args.config)
     rules_path = args.rules.resolve()
@@ -92,7 +92,7 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
 
 def _cmd_dashboards_generate(args: argparse.Namespace) -> int:
     from alerts.dashboards import all_dashboards, render_dashboard
-    from streams.cli import load_or_exit
+    from streams.cli.args import load_or_exit
 
     boards = all_dashboards(load_or_exit(args.config))
     out: Path = args.output_dir
@@ -110,7 +110,7 @@ def _cmd_dashboards_generate(args: argparse.Namespace) -> int:
 def _cmd_dashboards_push(args: argparse.Namespace) -> int:
     from alerts.dashboards import all_dashboards
     from alerts.grafana import PushError, push, read_token, with_datasource
-    from streams.cli import load_or_exit
+    from streams.cli.args import load_or_exit
 
     config = load_or_exit(args.config)
     boards = [with_datasource(b, args.datasource_uid) for b in all_dashboards(config).values()]

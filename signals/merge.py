@@ -1,12 +1,13 @@
 """Partition pre-aggregation and the per-area merge: the streaming path without Faust.
 
-Kafka-free and clock-free so it can be tested against the single-engine backtest:
+Kafka-free and clock-free (the worker passes its wall clock in), so it can be tested
+against the single-engine backtest:
 
-- :class:`SourcePartition` wraps one :class:`signals.engine.Ingest` per source partition
+- :class:`SourcePartition` wraps one :class:`signals.ingest.Ingest` per source partition
   (``decisions:3``) with the offsets it covers. Closed panes are split by policy area into
   :class:`PaneMessage` s (one per area whenever the partition's frontier moves), which the
   worker publishes on the internal panes topic keyed by area.
-- :class:`AreaMerge` holds one :class:`signals.engine.Evaluator` restricted to one area. It
+- :class:`AreaMerge` holds one :class:`signals.evaluator.Evaluator` restricted to one area. It
   sums the partials of every source partition and closes a pane only when every source
   partition that is not idle has announced a frontier past it.
 
@@ -25,21 +26,13 @@ from typing import Any
 
 import msgspec
 
+from signals.admission import future_limit, too_far_ahead
 from signals.config import Config
 from signals.counts import Counts
-from signals.engine import (
-    COUNTED,
-    DUPLICATE,
-    LATE,
-    Bucket,
-    Evaluator,
-    Ingest,
-    Outcome,
-    key_of,
-    key_str,
-)
+from signals.evaluator import Evaluator
 from signals.events import Event, Rejected, decode_event
-from streams.pipeline import future_limit, too_far_ahead
+from signals.ingest import COUNTED, DUPLICATE, LATE, Ingest, Outcome, Tally
+from signals.keys import Bucket, key_of, key_str
 
 NEG_INF = float("-inf")
 WATERMARK_HEADER = "harmwatch-watermark"
@@ -85,14 +78,13 @@ def pane_partition(area: str, partitions: int) -> int:
     return zlib.crc32(area.encode()) % partitions
 
 
-Tally = dict[tuple[str, str, str], int]  # (stream, area, outcome) -> count
-
-
 class SourcePartition:
     """Dedupe, lateness and panes for one source partition, plus the offsets covered."""
 
     def __init__(self, config: Config, source: str, areas: Iterable[str],
                  max_future_s: float | None = None) -> None:
+        """``max_future_s``: see :mod:`signals.admission`; then :meth:`feed_batch` takes
+        the driver's ``now``."""
         self.source = source
         self.max_future_s = max_future_s
         self.areas = tuple(areas)
@@ -117,21 +109,22 @@ class SourcePartition:
             per_area = self._outbox.setdefault(key[0], {})
             per_area.setdefault(str(pane), {})[key_str(key)] = counts.to_dict()
 
-    def feed(self, offset: int, raw: bytes, tally: Tally) -> Outcome | Rejected | None:
+    def feed(self, offset: int, raw: bytes, tally: Tally,
+             now: float | None = None) -> Outcome | Rejected | None:
         """One message. ``None``: already covered by this state (a redelivery)."""
         if offset < self.next_offset:
             return None
         ingest = self.ingest
         counted, duplicates = ingest.counted, ingest.duplicates
-        rejected = self.feed_batch(((offset, raw),), tally)
+        rejected = self.feed_batch(((offset, raw),), tally, now)
         if rejected:
             return rejected[0][1]
         if ingest.counted != counted:
             return COUNTED
         return DUPLICATE if ingest.duplicates != duplicates else LATE
 
-    def feed_batch(self, records: Iterable[tuple[int, bytes]],
-                   tally: Tally) -> list[tuple[int, Rejected]]:
+    def feed_batch(self, records: Iterable[tuple[int, bytes]], tally: Tally,
+                   now: float | None = None) -> list[tuple[int, Rejected]]:
         """Messages of this partition in offset order; returns the rejected ones.
 
         Offsets this state already covers (a redelivery) are skipped. The valid events
@@ -140,7 +133,7 @@ class SourcePartition:
         rejected: list[tuple[int, Rejected]] = []
         events: list[Event] = []
         first = -1
-        limit = future_limit(self.max_future_s)
+        limit = future_limit(self.max_future_s, now)
         for offset, raw in records:
             if offset < self.next_offset:
                 continue

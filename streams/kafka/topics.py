@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from streams.kafka_settings import MAX_SNAPSHOT_BYTES, KafkaSettings
+from streams.kafka.settings import MAX_SNAPSHOT_BYTES, KafkaSettings
 
 TOPIC_ALREADY_EXISTS = 36
 

@@ -6,11 +6,11 @@ a log4j2 binding; Maven copies that runtime classpath once into a cache folder, 
 later start reuses it without touching the network.
 
 Pure standard library on purpose: the module must work before any client library is
-installed and from a plain ``python -m streams.kafka_local up``.
+installed and from a plain ``python -m streams.dev.kafka_broker up``.
 
 Command line (also ``deploy/kafka/kafka.sh``)::
 
-    python -m streams.kafka_local up|down|status [--data-dir var/kafka] [--port 9092]
+    python -m streams.dev.kafka_broker up|down|status [--data-dir var/kafka] [--port 9092]
 """
 
 from __future__ import annotations
@@ -371,7 +371,7 @@ class LocalKafka:
         """Write server.properties (always: ports may have changed since the last start)."""
         if self.controller_port is None:
             self.controller_port = free_port()
-        lines = [f"# Written by streams/kafka_local.py for Kafka {KAFKA_VERSION}"]
+        lines = [f"# Written by streams/dev/kafka_broker.py for Kafka {KAFKA_VERSION}"]
         lines += [f"{k}={v}" for k, v in self.server_properties().items()]
         self.properties_path.write_text("\n".join(lines) + "\n")
 

@@ -15,8 +15,8 @@ from signals.config import Config
 from signals.engine import Engine
 from signals.events import Rejected
 from signals.lines import decode_chunks
+from signals.pipeline import Pipeline
 from signals.records import Episode, SignalRow
-from streams.pipeline import Pipeline
 
 _encoder = msgspec.json.Encoder()
 # Files bigger than this get a progress bar on a terminal; smaller ones finish in a blink.
@@ -82,7 +82,7 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
                 rejects(rejected, raw)
 
         lines: Iterator[bytes] = _lines(handle, size) if progress else iter(handle)
-        ingest_batch = engine.ingest_.ingest_batch
+        ingest_batch = engine.ingest.ingest_batch
         pending = engine.evaluator.rows
         # Chunks keep the rows written as windows close, so memory stays flat however long
         # the file is; the engine's batch loop runs once per chunk, not once per event.
@@ -100,7 +100,7 @@ CHUNK = 256  # small enough that a chunk's events are still in cache when counte
 
 def _write_rows(engine: Engine, out: IO[bytes] | None,
                 keep: list[SignalRow] | None) -> None:
-    rows = engine.drain_rows()
+    rows = engine.evaluator.drain_rows()
     if keep is not None:
         keep.extend(r for r in rows if r.market is None)
     if out is not None and rows:

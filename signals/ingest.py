@@ -1,0 +1,261 @@
+"""Dedupe, lateness and pane counting for one source of events: the per-event hot path.
+
+Events are counted into panes (the largest span every configured window and step is a
+whole number of). A pane closes when the watermark — the newest event time seen minus
+the allowed lateness — passes its end; an event for a closed pane is *late* and is not
+added. One :class:`Ingest` per source (a file, the simulator, one Kafka partition); the
+closed panes go to an :class:`signals.evaluator.Evaluator`, directly or through
+:mod:`signals.merge`. Nothing here reads a clock or does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Literal
+
+from signals._clock import micros
+from signals.config import OTHER, Config
+from signals.counts import Counts
+from signals.events import STREAM_OF, Event
+from signals.keys import Bucket, Key, key_of, key_str
+
+Outcome = Literal["counted", "duplicate", "late"]
+COUNTED: Final = "counted"
+DUPLICATE: Final = "duplicate"
+LATE: Final = "late"
+_NEG_INF: Final = float("-inf")
+Tally = dict[tuple[str, str, str], int]  # (stream, area, outcome) -> events
+
+
+def _tally(tally: Tally, event: Event, area: str, outcome: str) -> None:
+    key = (STREAM_OF[type(event)], area, outcome)
+    tally[key] = tally.get(key, 0) + 1
+
+
+class Ingest:
+    """Dedupe, lateness and pane counting for one source of events (the hot path).
+
+    ``on_close(pane_start, bucket, closed_until)`` receives each pane with data as it
+    closes, in order, and then one call with an empty bucket that announces the new
+    frontier ``closed_until`` (panes in between had no events).
+    """
+
+    def __init__(self, config: Config,
+                 on_close: Callable[[int, Bucket, int], None] | None = None) -> None:
+        self.pane = config.pane_s
+        self.lateness = config.engine.allowed_lateness_s
+        self._max_ids = config.engine.dedupe_max_ids
+        self._markets = frozenset(config.engine.markets)
+        self._area_keys: dict[str, Key] = {a: (a, None) for a in config.areas}
+        self._other: Key = (OTHER, None)
+        self._market_keys: dict[tuple[str, str], Key] = {}
+        self.on_close = on_close
+
+        self._panes: dict[int, Bucket] = {}
+        # Dedupe in two generations of ids: an id must be remembered until its pane closes,
+        # which is at most `_generation_s` of frontier advance after it was counted; each
+        # time the frontier moves that far the older generation is dropped. Two set lookups
+        # per event instead of per-pane bookkeeping, and memory bounded by the open horizon.
+        self._seen: set[str] = set()
+        self._seen_old: set[str] = set()
+        self._generation_s = self.lateness + 2 * self.pane
+        self._rotate_at: float = _NEG_INF
+        self._closed_until: float = _NEG_INF  # panes starting before this are closed
+        self._trigger: float = _NEG_INF  # newest event time that would close the next pane
+        self._max_ts: float = _NEG_INF
+        self.counted = 0
+        self.duplicates = 0
+        self.late = 0
+        self.dedupe_overflow = 0
+        # Each rotation drops the older id generation; a streaming worker notes the source
+        # offset of every rotation so that it can rebuild the ids from the log.
+        self.rotations = 0
+
+    def area_of(self, policy_area: str) -> str:
+        return self._area_keys.get(policy_area, self._other)[0]
+
+    def ingest(self, event: Event,
+               tally: Tally | None = None) -> Outcome:
+        """Count one event; what became of it (the batch loop keeps no per-event record)."""
+        counted, duplicates = self.counted, self.duplicates
+        self.ingest_batch((event,), tally)
+        if self.counted != counted:
+            return COUNTED
+        return DUPLICATE if self.duplicates != duplicates else LATE
+
+    def ingest_batch(self, events: Iterable[Event],
+                     tally: Tally | None = None) -> None:
+        """Count valid events (or not: duplicate, late); ``tally`` adds one per event under
+        (stream, area, outcome), for the metrics of live modes.
+
+        The per-event hot path, written as one loop over locals: attribute lookups and a
+        method call per event cost as much as the counting itself. Consecutive events
+        mostly share a pane, so the pane's bucket and id list are looked up only when the
+        pane changes.
+        """
+        step = self.pane
+        seen = self._seen
+        seen_old = self._seen_old
+        remember = seen.add
+        panes = self._panes
+        area_keys = self._area_keys
+        other = self._other
+        markets = self._markets
+        max_ids = self._max_ids
+        closed_until = self._closed_until
+        max_ts = self._max_ts
+        trigger = self._trigger
+        counted = duplicates = late = 0
+        cached_pane = -1
+        bucket: Bucket = {}
+        for event in events:
+            ts = micros(event.occurred_at) / 1e6  # == .timestamp(), without its big ints
+            pane = int(ts // step) * step
+            if pane != cached_pane:
+                if pane < closed_until:
+                    late += 1
+                    if tally is not None:
+                        _tally(tally, event, area_keys.get(event.policy_area, other)[0], LATE)
+                    continue
+                got = panes.get(pane)
+                if got is None:
+                    got = panes[pane] = {}
+                bucket, cached_pane = got, pane
+            event_id = event.event_id
+            if event_id in seen_old:
+                dup = True
+            else:
+                size = len(seen)
+                if size < max_ids:
+                    remember(event_id)  # one hash-table probe answers "seen?" and remembers
+                    dup = len(seen) == size
+                else:
+                    dup = event_id in seen
+                    if not dup:
+                        self.dedupe_overflow += 1
+            if dup:
+                duplicates += 1
+                if tally is not None:
+                    _tally(tally, event, area_keys.get(event.policy_area, other)[0], DUPLICATE)
+                continue
+            key = area_keys.get(event.policy_area, other)
+            if tally is not None:
+                _tally(tally, event, key[0], COUNTED)
+            counts = bucket.get(key)
+            if counts is None:
+                counts = bucket[key] = Counts()
+            counts.add_event(event)
+            if markets and event.market in markets:
+                self._add_market(bucket, key[0], event)
+            counted += 1
+            if ts > max_ts:
+                max_ts = ts
+                if ts >= trigger:
+                    self._max_ts = max_ts
+                    self.close_through(ts - self.lateness)
+                    closed_until, trigger, cached_pane = self._closed_until, self._trigger, -1
+                    seen, seen_old = self._seen, self._seen_old
+                    remember = seen.add
+        self._max_ts = max_ts
+        self.counted += counted
+        self.duplicates += duplicates
+        self.late += late
+
+    def _add_market(self, bucket: Bucket, area: str, event: Event) -> None:
+        assert event.market is not None
+        mkey = self._market_keys.get((area, event.market))
+        if mkey is None:
+            mkey = self._market_keys[(area, event.market)] = (area, event.market)
+        counts = bucket.get(mkey)
+        if counts is None:
+            counts = bucket[mkey] = Counts()
+        counts.add_event(event)
+
+    @property
+    def newest(self) -> float:
+        """Newest event time counted so far (``-inf`` before the first event)."""
+        return self._max_ts
+
+    @property
+    def watermark(self) -> float:
+        return self._max_ts - self.lateness
+
+    @property
+    def closed_until(self) -> float:
+        return self._closed_until
+
+    @property
+    def remembered_ids(self) -> int:
+        return len(self._seen) + len(self._seen_old)
+
+    def flush(self) -> None:
+        """End of input: close every pane up to and including the one with the newest event."""
+        if self._max_ts != _NEG_INF:
+            self.close_through((int(self._max_ts // self.pane) + 1) * self.pane)
+
+    def close_through(self, watermark: float) -> None:
+        """Close every pane that ends at or before ``watermark``."""
+        end = int(watermark // self.pane) * self.pane
+        if end <= self._closed_until:
+            return
+        if self._rotate_at == _NEG_INF:
+            self._rotate_at = float(end + self._generation_s)
+        elif end >= self._rotate_at:
+            # The younger generation holds ids of events just counted (the one that moved
+            # the frontier among them), so it is kept one more period even after a jump.
+            self._seen_old, self._seen = self._seen, set()
+            self._rotate_at = float(end + self._generation_s)
+            self.rotations += 1
+        for pane in sorted(p for p in self._panes if p + self.pane <= end):
+            bucket = self._panes.pop(pane)
+            if self.on_close is not None:
+                self.on_close(pane, bucket, pane + self.pane)
+        self._closed_until = float(end)
+        self._trigger = float(end + self.pane + self.lateness)
+        if self.on_close is not None:
+            self.on_close(end - self.pane, {}, end)
+
+    # Snapshots let a streaming worker keep this state in a changelog-backed table.
+    def to_state(self, with_ids: bool = True) -> dict[str, Any]:
+        """Without ids the snapshot stays small at any event rate; the owner must then
+        :meth:`remember` the ids again (the worker re-reads them from the source log)."""
+        return {
+            "panes": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
+                      for p, b in self._panes.items()},
+            "ids": sorted(self._seen) if with_ids else [],
+            "ids_old": sorted(self._seen_old) if with_ids else [],
+            "rotate_at": None if self._rotate_at == _NEG_INF else self._rotate_at,
+            "closed_until": None if self._closed_until == _NEG_INF else self._closed_until,
+            "max_ts": None if self._max_ts == _NEG_INF else self._max_ts,
+            "counters": [self.counted, self.duplicates, self.late, self.dedupe_overflow],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._panes = {int(p): {key_of(k): Counts.from_dict(c) for k, c in b.items()}
+                       for p, b in state["panes"].items()}
+        self._seen = set(state["ids"])
+        self._seen_old = set(state["ids_old"])
+        rotate = state["rotate_at"]
+        self._rotate_at = _NEG_INF if rotate is None else float(rotate)
+        cu, mt = state["closed_until"], state["max_ts"]
+        self._closed_until = _NEG_INF if cu is None else float(cu)
+        self._max_ts = _NEG_INF if mt is None else float(mt)
+        self._trigger = (_NEG_INF if cu is None else float(cu) + self.pane + self.lateness)
+        self.counted, self.duplicates, self.late, self.dedupe_overflow = state["counters"]
+
+    def remember(self, young: Iterable[str], old: Iterable[str] = ()) -> None:
+        """Add ids to the younger and the older generation (after an id-less restore).
+
+        Remembering an id longer than the engine would have is harmless: an event's copies
+        share its pane, so once the id would have been forgotten a copy is late anyway.
+        """
+        self._seen_old.update(old)
+        seen = self._seen
+        room = self._max_ids - len(seen)
+        for event_id in young:
+            if room <= 0:
+                break
+            if event_id not in seen:
+                seen.add(event_id)
+                room -= 1
+

@@ -1,0 +1,67 @@
+"""``harmwatch backtest``: replay a file, print or write what would have paged."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from signals.records import SignalRow
+from streams.cli.args import Subparsers, add_config_arg, load_or_exit
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from streams.backtest.replay import episodes_jsonl, run_backtest
+
+    config = load_or_exit(args.config)
+    rows: list[SignalRow] | None = [] if args.html else None
+    try:
+        pipeline = run_backtest(config, args.events, args.signals_out, args.rejects_out,
+                                keep_rows=rows)
+    except OSError as exc:
+        print(f"harmwatch: cannot read or write: {exc.filename or ''}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    episodes = pipeline.engine.evaluator.episodes
+    if args.format == "jsonl":
+        sys.stdout.buffer.write(episodes_jsonl(episodes))
+        sys.stdout.flush()
+    else:
+        from streams.backtest.text_report import print_backtest
+
+        print_backtest(config, pipeline)
+    if args.html:
+        from streams.backtest.html_report import render
+
+        engine = pipeline.engine
+        summary = (f"{args.events.name}: {engine.ingest.counted:,} events counted, "
+                   f"{engine.ingest.duplicates:,} duplicates, {engine.ingest.late:,} late, "
+                   f"{pipeline.invalid_total:,} invalid; config {config.digest}")
+        args.html.write_text(render(config, rows or [], episodes, summary, args.all_areas),
+                             encoding="utf-8")
+        print(f"report: {args.html}", file=sys.stderr)
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "backtest", help="replay a JSON Lines file: which alerts would have fired",
+        description="Replay events from a file through the same engine as the live system "
+                    "and print the alert episodes it would have produced. Exit 0 when the "
+                    "file was read to its end, 2 when the file or config cannot be read.")
+    p.add_argument("--events", type=Path, required=True, metavar="FILE.jsonl",
+                   help="events, one JSON object per line (the three streams may be mixed)")
+    add_config_arg(p)
+    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+                   help="text: a table for people (default); jsonl: one episode per line")
+    p.add_argument("--signals-out", type=Path, metavar="FILE.jsonl",
+                   help="write every closed window's signal values here")
+    p.add_argument("--rejects-out", type=Path, metavar="FILE.jsonl",
+                   help="write one line per invalid input line with its reason")
+    p.add_argument("--html", type=Path, metavar="FILE.html",
+                   help="also write a page of charts: each signal that alerted against its "
+                        "levels, with the episodes shaded")
+    p.add_argument("--all-areas", action="store_true",
+                   help="with --html: chart every area and signal, not only those that alerted")
+    p.set_defaults(func=_cmd_backtest)
+
