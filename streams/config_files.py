@@ -8,14 +8,15 @@ from pathlib import Path
 import yaml
 
 from signals.config import Config, ConfigError, parse_taxonomy, parse_thresholds
+from streams import paths
 
-REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+REPO_CONFIG = paths.CONFIG_DIR
 
 
 def default_config_path() -> Path:
     """``$HARMWATCH_CONFIG``, else the thresholds file shipped in the repository."""
     env = os.environ.get("HARMWATCH_CONFIG")
-    return Path(env) if env else REPO_CONFIG / "thresholds.yaml"
+    return Path(env) if env else REPO_CONFIG / paths.THRESHOLDS_FILE
 
 
 def _read_yaml(path: Path) -> object:
@@ -38,7 +39,7 @@ def load_config(path: Path | None = None) -> Config:
     """Load a thresholds file and the taxonomy it names (relative to the thresholds file)."""
     path = path or default_config_path()
     data = _read_yaml(path)
-    taxonomy_name = "policy_areas.yaml"
+    taxonomy_name = paths.TAXONOMY_FILE
     if isinstance(data, dict) and isinstance(data.get("policy_areas"), str):
         taxonomy_name = data["policy_areas"]
     taxonomy_path = path.parent / taxonomy_name
@@ -71,7 +72,7 @@ class ConfigWatcher:
             name = data.get("policy_areas") if isinstance(data, dict) else None
         except (OSError, yaml.YAMLError, UnicodeDecodeError):
             name = None
-        files.append(self.path.parent / (name if isinstance(name, str) else "policy_areas.yaml"))
+        files.append(self.path.parent / (name if isinstance(name, str) else paths.TAXONOMY_FILE))
         return files
 
     def _mtimes(self) -> tuple[float, ...]:

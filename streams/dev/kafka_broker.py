@@ -33,13 +33,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from streams import paths
+
 #: Kafka release run by :class:`LocalKafka`. Verified here with kafka-python 3.x, aiokafka
 #: 0.14 consumer groups and a faust-streaming 0.15.3 worker (as were 4.0.2 and 4.4.0); see
 #: deploy/kafka/README.md. Keep in step with ``kafka.version`` in deploy/kafka/pom.xml
 #: (the value here wins: it is passed to Maven).
 KAFKA_VERSION = "4.2.2"
 
-DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
+DEPLOY_DIR = paths.DEPLOY_DIR / "kafka"
 POM_PATH = DEPLOY_DIR / "pom.xml"
 LOG4J_CONFIG = DEPLOY_DIR / "log4j2.properties"
 

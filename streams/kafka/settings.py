@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signals.config import ConfigError
 from signals.events import STREAMS
+from streams import paths
 
-REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+REPO_CONFIG = paths.CONFIG_DIR
 DAY_MS = 24 * 3600 * 1000
 
 
@@ -97,7 +98,7 @@ ENV = {
 
 def default_path() -> Path:
     env = os.environ.get("HARMWATCH_KAFKA_CONFIG")
-    return Path(env) if env else REPO_CONFIG / "kafka.yaml"
+    return Path(env) if env else REPO_CONFIG / paths.KAFKA_FILE
 
 
 def load_kafka_settings(path: Path | None = None, **overrides: Any) -> KafkaSettings:
