@@ -5,7 +5,8 @@ per event: the hot path only bumps plain dict counters. Label values are policy 
 markets from config, signal and severity names, stream names and rejection reasons — all
 bounded by config or the contract; no user, content or advertiser id ever becomes a label.
 
-Metric names (the contract with the generated rules and dashboards):
+Metric names (the contract with the generated rules and dashboards; each defined once in
+:mod:`alerts.conventions`):
 
 - ``harmwatch_signal_value{policy_area,market,signal}``: value of the last closed window
   (absent while a ratio has no denominator); ``market=""`` is the whole area.
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from alerts import conventions as c
 from signals.alerting import STATE_CODES
 from signals.config import SEVERITIES, Config
 from signals.engine import Engine
@@ -95,27 +97,24 @@ class HarmwatchCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot
-        value = GaugeMetricFamily("harmwatch_signal_value",
+        value = GaugeMetricFamily(c.SIGNAL_VALUE,
                                   "Signal value over the last closed event-time window",
-                                  labels=["policy_area", "market", "signal"])
-        samples = GaugeMetricFamily("harmwatch_signal_samples",
-                                    "Sample size n of the last closed window",
-                                    labels=["policy_area", "market", "signal"])
-        ends = GaugeMetricFamily("harmwatch_signal_window_end_timestamp_seconds",
-                                 "Event-time end of the last closed window",
-                                 labels=["policy_area", "market", "signal"])
+                                  labels=c.SIGNAL_LABELS)
+        samples = GaugeMetricFamily(c.SIGNAL_SAMPLES, "Sample size n of the last closed window",
+                                    labels=c.SIGNAL_LABELS)
+        ends = GaugeMetricFamily(c.SIGNAL_WINDOW_END, "Event-time end of the last closed window",
+                                 labels=c.SIGNAL_LABELS)
         for area, market, signal, v, n, end in snap.values:
             value.add_metric([area, market, signal], v)
             samples.add_metric([area, market, signal], n)
             ends.add_metric([area, market, signal], end)
         yield from (value, samples, ends)
 
-        level = GaugeMetricFamily("harmwatch_signal_threshold",
-                                  "Alert level from config", labels=["policy_area", "signal",
-                                                                     "severity"])
-        clear = GaugeMetricFamily("harmwatch_signal_clear_threshold",
+        level = GaugeMetricFamily(c.SIGNAL_THRESHOLD, "Alert level from config",
+                                  labels=c.THRESHOLD_LABELS)
+        clear = GaugeMetricFamily(c.SIGNAL_CLEAR_THRESHOLD,
                                   "Level a firing alert must fall past to resolve",
-                                  labels=["policy_area", "signal", "severity"])
+                                  labels=c.THRESHOLD_LABELS)
         for (area, signal), rule in self.config.rules.items():
             for sev in SEVERITIES:
                 lv, cl = rule.level(sev), rule.clear_level(sev)
@@ -124,25 +123,23 @@ class HarmwatchCollector(Collector):
                     clear.add_metric([area, signal, sev], cl)
         yield from (level, clear)
 
-        state = GaugeMetricFamily("harmwatch_alert_state",
+        state = GaugeMetricFamily(c.ALERT_STATE,
                                   "Alert state in event time: 0 inactive, 1 pending, 2 firing",
-                                  labels=["policy_area", "market", "signal", "severity"])
+                                  labels=c.ALERT_STATE_LABELS)
         for area, market, signal, severity, code in snap.states:
             state.add_metric([area, market, signal, severity], code)
         yield state
 
-        events = CounterMetricFamily("harmwatch_events",
-                                     "Valid events by stream, policy area and outcome",
-                                     labels=["stream", "policy_area", "outcome"])
-        invalid = CounterMetricFamily("harmwatch_invalid_events",
-                                      "Invalid events by stream and reason",
-                                      labels=["stream", "reason"])
+        events = CounterMetricFamily(c.EVENTS, "Valid events by stream, policy area and outcome",
+                                     labels=c.EVENTS_LABELS)
+        invalid = CounterMetricFamily(c.INVALID_EVENTS, "Invalid events by stream and reason",
+                                      labels=c.INVALID_LABELS)
         merged: dict[tuple[str, ...], int] = {}
         merged_invalid: dict[tuple[str, ...], int] = {}
-        for pipeline in self.pipelines:
-            for ek, n in pipeline.events.copy().items():
+        for counters in self.pipelines:
+            for ek, n in counters.events.copy().items():
                 merged[ek] = merged.get(ek, 0) + n
-            for ik, n in pipeline.invalid.copy().items():
+            for ik, n in counters.invalid.copy().items():
                 merged_invalid[ik] = merged_invalid.get(ik, 0) + n
         for mk, n in sorted(merged.items()):
             events.add_metric(list(mk), n)
@@ -151,20 +148,19 @@ class HarmwatchCollector(Collector):
         yield from (events, invalid)
         self._note_arrivals(merged)
 
-        last = GaugeMetricFamily("harmwatch_last_event_received_timestamp_seconds",
+        last = GaugeMetricFamily(c.LAST_EVENT_RECEIVED,
                                  "Wall-clock time the last valid event of a stream arrived",
-                                 labels=["stream"])
+                                 labels=[c.STREAM])
         for stream, when in sorted(self.last_event.copy().items()):
             last.add_metric([stream], when)
         yield last
         if snap.watermark is not None:
-            yield GaugeMetricFamily("harmwatch_watermark_timestamp_seconds",
+            yield GaugeMetricFamily(c.WATERMARK,
                                     "Event-time watermark (newest event time minus lateness)",
                                     value=snap.watermark)
-        yield GaugeMetricFamily("harmwatch_dedupe_ids", "Event ids remembered for dedupe",
+        yield GaugeMetricFamily(c.DEDUPE_IDS, "Event ids remembered for dedupe",
                                 value=snap.dedupe_ids)
-        info = GaugeMetricFamily("harmwatch_config_info", "Config in force",
-                                 labels=["digest"])
+        info = GaugeMetricFamily(c.CONFIG_INFO, "Config in force", labels=[c.DIGEST])
         info.add_metric([self.config.digest], 1)
         yield info
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import yaml
 
+from alerts import conventions as c
 from alerts.naming import (
     ENGINEERING_TEAM,
     PIPELINE_RUNBOOK,
@@ -27,6 +28,15 @@ from alerts.naming import (
     alert_name,
     area_dashboard_uid,
     dashboard_link,
+)
+from alerts.promql import (
+    invalid_ratio,
+    query_text,
+    sel,
+    state_selector,
+    threshold_selector,
+    up_selector,
+    value_selector,
 )
 from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.definitions import SIGNALS
@@ -102,40 +112,13 @@ def value_format(signal: str) -> ValueFormat:
     return FORMATS[SIGNALS[signal].kind]
 
 
-# --- selectors ----------------------------------------------------------------------------
-
-
-def _sel(metric: str, **labels: str) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    return f"{metric}{{{inner}}}"
-
-
-def state_selector(area: str, signal: str, severity: Severity) -> str:
-    return _sel("harmwatch_alert_state", policy_area=area, market="", signal=signal,
-                severity=severity)
-
-
-def value_selector(area: str, signal: str) -> str:
-    return _sel("harmwatch_signal_value", policy_area=area, market="", signal=signal)
-
-
-def threshold_selector(area: str, signal: str, severity: Severity) -> str:
-    return _sel("harmwatch_signal_threshold", policy_area=area, signal=signal, severity=severity)
-
-
-def _query_text(selector: str, pipe: str, fallback: str) -> str:
-    # Backquoted Go raw strings, so the PromQL double quotes need no escaping.
-    return (f"{{{{ with query `{selector}` }}}}{{{{ . | first | value | {pipe} }}}}"
-            f"{{{{ else }}}}{fallback}{{{{ end }}}}")
-
-
 # --- harm alerts --------------------------------------------------------------------------
 
 
 def harm_expr(area: str, signal: str, severity: Severity) -> str:
     selector = state_selector(area, signal, severity)
-    return (f"max by (policy_area, signal) "
-            f"(last_over_time({selector}[{format_duration(STALE_HOLD_S)}])) == 2")
+    return (f"max by ({c.POLICY_AREA}, {c.SIGNAL}) "
+            f"(last_over_time({selector}[{format_duration(STALE_HOLD_S)}])) == {c.STATE_FIRING}")
 
 
 def _comparison(rule: SignalRule) -> tuple[str, str]:
@@ -150,8 +133,8 @@ def harm_rule(config: Config, area: str, signal: str, severity: Severity,
     info = config.taxonomy.info(area)
     definition = SIGNALS[signal]
     fmt = value_format(signal)
-    value = _query_text(value_selector(area, signal), fmt.pipe, "no value")
-    threshold = _query_text(threshold_selector(area, signal, severity), fmt.pipe, fmt.py(level))
+    value = query_text(value_selector(area, signal), fmt.pipe, "no value")
+    threshold = query_text(threshold_selector(area, signal, severity), fmt.pipe, fmt.py(level))
     window = format_duration(rule.window_s)
     trigger, resolve = _comparison(rule)
     word = "critical" if severity == "critical" else "warning"
@@ -162,10 +145,10 @@ def harm_rule(config: Config, area: str, signal: str, severity: Severity,
         "for": format_duration(HARM_FOR_S),
         "keep_firing_for": format_duration(HARM_KEEP_FIRING_S),
         "labels": {
-            "severity": ROUTING_SEVERITY[severity],
-            "policy_area": area,
-            "signal": signal,
-            "team": info.owner,
+            c.SEVERITY: ROUTING_SEVERITY[severity],
+            c.POLICY_AREA: area,
+            c.SIGNAL: signal,
+            c.TEAM: info.owner,
         },
         "annotations": {
             "summary": f"{info.name}: {signal} {trigger} the {word} threshold",
@@ -199,7 +182,7 @@ def harm_alerts(config: Config) -> list[tuple[str, str, Severity]]:
 
 
 def _eng_labels(severity: str) -> dict[str, str]:
-    return {"severity": severity, "team": ENGINEERING_TEAM, "route": "engineering"}
+    return {c.SEVERITY: severity, c.TEAM: ENGINEERING_TEAM, c.ROUTE: c.ENGINEERING_ROUTE}
 
 
 def _eng_annotations(grafana: str, anchor: str, summary: str,
@@ -212,24 +195,18 @@ def _eng_annotations(grafana: str, anchor: str, summary: str,
     }
 
 
-def _invalid_ratio() -> str:
-    invalid = "sum by (stream) (rate(harmwatch_invalid_events_total[5m]))"
-    valid = "sum by (stream) (rate(harmwatch_events_total[5m]))"
-    return f"{invalid} / ({invalid} + on (stream) group_left {valid})"
-
-
 def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
     no_events = format_duration(NO_EVENTS_S)
-    last = "max by (stream) (harmwatch_last_event_received_timestamp_seconds)"
-    absent_streams = " or ".join(
-        f'absent(harmwatch_last_event_received_timestamp_seconds{{stream="{s}"}})'
-        for s in STREAMS)
-    lag = "sum by (topic) (harmwatch_consumer_lag)"
+    last = f"max by ({c.STREAM}) ({c.LAST_EVENT_RECEIVED})"
+    absent_streams = " or ".join(f"absent({sel(c.LAST_EVENT_RECEIVED, {c.STREAM: s})})"
+                                 for s in STREAMS)
+    lag = f"sum by ({c.TOPIC}) ({c.CONSUMER_LAG})"
+    up = up_selector()
     ratio_value = "{{ $value | humanizePercentage }}"
     return [
         {
             "alert": "HarmwatchExporterDown",
-            "expr": 'up{job="harmwatch"} == 0 or absent(up{job="harmwatch"})',
+            "expr": f"{up} == 0 or absent({up})",
             "for": format_duration(EXPORTER_DOWN_FOR_S),
             "labels": _eng_labels("page"),
             "annotations": _eng_annotations(
@@ -242,7 +219,7 @@ def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
         {
             "alert": "HarmwatchNoEvents",
             "expr": (f"time() - {last} > {NO_EVENTS_S} or ({absent_streams}) "
-                     'and on () (max(up{job="harmwatch"}) == 1)'),
+                     f"and on () (max({up}) == 1)"),
             "for": "1m",
             "labels": _eng_labels("page"),
             "annotations": _eng_annotations(
@@ -252,18 +229,18 @@ def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
         },
         {
             "alert": "HarmwatchInvalidEventsHigh",
-            "expr": f"{_invalid_ratio()} > {INVALID_RATIO_TICKET}",
+            "expr": f"{invalid_ratio()} > {INVALID_RATIO_TICKET}",
             "for": "5m",
             "labels": _eng_labels("ticket"),
             "annotations": _eng_annotations(
                 grafana, "invalid-events", "many invalid {{ $labels.stream }} events",
                 f"{ratio_value} of {{{{ $labels.stream }}}} events were invalid over 5m "
                 f"(threshold {_go_g4(INVALID_RATIO_TICKET * 100)}%); see "
-                "harmwatch_invalid_events_total by reason and the dead-letter topic."),
+                f"{c.INVALID_EVENTS_TOTAL} by {c.REASON} and the dead-letter topic."),
         },
         {
             "alert": "HarmwatchInvalidEventsCritical",
-            "expr": f"{_invalid_ratio()} > {INVALID_RATIO_PAGE}",
+            "expr": f"{invalid_ratio()} > {INVALID_RATIO_PAGE}",
             "for": "5m",
             "labels": _eng_labels("page"),
             "annotations": _eng_annotations(
@@ -325,7 +302,7 @@ def render_rules(config: Config, grafana: str) -> str:
 
 # --- promtool unit tests -----------------------------------------------------------------
 
-TEST_INSTANCE: Final = {"job": "harmwatch", "instance": "127.0.0.1:9464"}
+TEST_INSTANCE: Final = {c.JOB: c.SCRAPE_JOB, c.INSTANCE: "127.0.0.1:9464"}
 
 
 def _series(metric: str, labels: dict[str, str]) -> str:
@@ -359,19 +336,20 @@ def _harm_series(config: Config, values: str, span: int) -> list[dict[str, str]]
     series = []
     for area, signal in dict.fromkeys((a, s) for a, s, _ in harm_alerts(config)):
         value = _test_value(config.rules[(area, signal)])
-        series.append({"series": _series("harmwatch_signal_value",
-                                         {**TEST_INSTANCE, "policy_area": area, "market": "",
-                                          "signal": signal}),
+        series.append({"series": _series(c.SIGNAL_VALUE,
+                                         {**TEST_INSTANCE, c.POLICY_AREA: area,
+                                          c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal}),
                        "values": f"{value!r}x{span}"})
     for area, signal, severity in harm_alerts(config):
         level = config.rules[(area, signal)].level(severity)
-        series.append({"series": _series("harmwatch_alert_state",
-                                         {**TEST_INSTANCE, "policy_area": area, "market": "",
-                                          "signal": signal, "severity": severity}),
+        series.append({"series": _series(c.ALERT_STATE,
+                                         {**TEST_INSTANCE, c.POLICY_AREA: area,
+                                          c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal,
+                                          c.SEVERITY: severity}),
                        "values": values})
-        series.append({"series": _series("harmwatch_signal_threshold",
-                                         {**TEST_INSTANCE, "policy_area": area,
-                                          "signal": signal, "severity": severity}),
+        series.append({"series": _series(c.SIGNAL_THRESHOLD,
+                                         {**TEST_INSTANCE, c.POLICY_AREA: area,
+                                          c.SIGNAL: signal, c.SEVERITY: severity}),
                        "values": f"{level!r}x{span}"})
     return series
 
@@ -444,7 +422,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
     # Scrapes fail from 75s; pending then, firing 1m later at 2m15s.
     down = dict(base)
     cases.append({"interval": "15s", "input_series": [
-        {"series": _series("up", base), "values": "1x4 0x20"}],
+        {"series": _series(c.UP, base), "values": "1x4 0x20"}],
         "alert_rule_test": [
             {"eval_time": "2m", "alertname": "HarmwatchExporterDown", "exp_alerts": []},
             {"eval_time": "2m15s", "alertname": "HarmwatchExporterDown",
@@ -453,16 +431,16 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
 
     # The decision stream's last arrival stays at t=0 while the others keep arriving: its age
     # passes 10m at 10m15s, the alert is pending then and fires 1m later.
-    ts = [{"series": _series("harmwatch_last_event_received_timestamp_seconds",
-                             {**base, "stream": "decision"}), "values": "0x60"}]
+    ts = [{"series": _series(c.LAST_EVENT_RECEIVED,
+                             {**base, c.STREAM: "decision"}), "values": "0x60"}]
     for stream in ("appeal", "report"):
-        ts.append({"series": _series("harmwatch_last_event_received_timestamp_seconds",
-                                     {**base, "stream": stream}), "values": "0+15x60"})
-    ts.append({"series": _series("up", base), "values": "1x60"})
+        ts.append({"series": _series(c.LAST_EVENT_RECEIVED,
+                                     {**base, c.STREAM: stream}), "values": "0+15x60"})
+    ts.append({"series": _series(c.UP, base), "values": "1x60"})
     cases.append({"interval": "15s", "input_series": ts, "alert_rule_test": [
         {"eval_time": "11m", "alertname": "HarmwatchNoEvents", "exp_alerts": []},
         {"eval_time": "11m15s", "alertname": "HarmwatchNoEvents",
-         "exp_alerts": [_eng_alert(grafana, "HarmwatchNoEvents", {"stream": "decision"})]},
+         "exp_alerts": [_eng_alert(grafana, "HarmwatchNoEvents", {c.STREAM: "decision"})]},
     ]})
 
     # 100 valid and 10 (ticket) or 50 (page) invalid report events per 15 s: the ratio is
@@ -470,29 +448,29 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
     for name, invalid_per_step, ratio in (("HarmwatchInvalidEventsHigh", 10, "9.091%"),
                                           ("HarmwatchInvalidEventsCritical", 50, "33.33%")):
         cases.append({"interval": "15s", "input_series": [
-            {"series": _series("harmwatch_events_total",
-                               {**base, "stream": "report", "policy_area": "youth_safety",
-                                "outcome": "counted"}), "values": "0+100x30"},
-            {"series": _series("harmwatch_invalid_events_total",
-                               {**base, "stream": "report", "reason": "schema"}),
+            {"series": _series(c.EVENTS_TOTAL,
+                               {**base, c.STREAM: "report", c.POLICY_AREA: "youth_safety",
+                                c.OUTCOME: c.OUTCOME_COUNTED}), "values": "0+100x30"},
+            {"series": _series(c.INVALID_EVENTS_TOTAL,
+                               {**base, c.STREAM: "report", c.REASON: "schema"}),
              "values": f"0+{invalid_per_step}x30"},
         ], "alert_rule_test": [
             {"eval_time": "5m", "alertname": name, "exp_alerts": []},
             {"eval_time": "5m15s", "alertname": name,
-             "exp_alerts": [_eng_alert(grafana, name, {"stream": "report"}, ratio)]},
+             "exp_alerts": [_eng_alert(grafana, name, {c.STREAM: "report"}, ratio)]},
         ]})
 
     # Two partitions of one topic, summed; pending from t=0, so firing exactly at `for`.
     for name, lag, for_s in (("HarmwatchConsumerLagHigh", 10_000, 300),
                              ("HarmwatchConsumerLagCritical", 60_000, 600)):
         cases.append({"interval": "15s", "input_series": [
-            {"series": _series("harmwatch_consumer_lag",
-                               {**base, "topic": "harmwatch.reports", "partition": p}),
+            {"series": _series(c.CONSUMER_LAG,
+                               {**base, c.TOPIC: "harmwatch.reports", c.PARTITION: p}),
              "values": f"{lag // 2}x45"} for p in ("0", "1")
         ], "alert_rule_test": [
             {"eval_time": format_duration(for_s - 15), "alertname": name, "exp_alerts": []},
             {"eval_time": format_duration(for_s), "alertname": name,
-             "exp_alerts": [_eng_alert(grafana, name, {"topic": "harmwatch.reports"},
+             "exp_alerts": [_eng_alert(grafana, name, {c.TOPIC: "harmwatch.reports"},
                                        str(lag))]},
         ]})
     return cases

@@ -1,0 +1,85 @@
+"""Every metric and label name harmwatch exposes or queries, defined once.
+
+The exposition (:mod:`alerts.metrics`), the generated rules and the dashboards all import
+these, so a rename is one edit and a typo is a NameError instead of a rule that silently
+matches nothing (the model is Sloth's conventions file). Renaming a value here is a breaking
+change for every saved query, silence and recording rule outside this repository.
+
+Counters are declared by their family name (``prometheus_client`` appends ``_total`` on
+exposition); queries must use the ``*_TOTAL`` spelling, which is what Prometheus stores.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from signals.alerting import STATE_CODES
+from signals.ingest import COUNTED
+
+# --- label names ----------------------------------------------------------------------------
+
+POLICY_AREA: Final = "policy_area"
+MARKET: Final = "market"
+SIGNAL: Final = "signal"
+SEVERITY: Final = "severity"
+STREAM: Final = "stream"
+OUTCOME: Final = "outcome"
+REASON: Final = "reason"
+TOPIC: Final = "topic"
+PARTITION: Final = "partition"
+DIGEST: Final = "digest"
+
+# Labels the generated alerts carry for Alertmanager's routes (deploy/alertmanager).
+TEAM: Final = "team"
+ROUTE: Final = "route"
+ENGINEERING_ROUTE: Final = "engineering"
+
+# Labels Prometheus itself attaches: the scrape job (prometheus.yml's job_name), the target,
+# and those of the synthetic ALERTS series.
+JOB: Final = "job"
+INSTANCE: Final = "instance"
+ALERTNAME: Final = "alertname"
+ALERTSTATE: Final = "alertstate"
+SCRAPE_JOB: Final = "harmwatch"
+UP: Final = "up"
+ALERTS: Final = "ALERTS"
+
+# --- label sets of the series ---------------------------------------------------------------
+
+SIGNAL_LABELS: Final = (POLICY_AREA, MARKET, SIGNAL)
+THRESHOLD_LABELS: Final = (POLICY_AREA, SIGNAL, SEVERITY)
+ALERT_STATE_LABELS: Final = (POLICY_AREA, MARKET, SIGNAL, SEVERITY)
+EVENTS_LABELS: Final = (STREAM, POLICY_AREA, OUTCOME)
+INVALID_LABELS: Final = (STREAM, REASON)
+LAG_LABELS: Final = (TOPIC, PARTITION)
+
+# --- metric names ---------------------------------------------------------------------------
+
+SIGNAL_VALUE: Final = "harmwatch_signal_value"
+SIGNAL_SAMPLES: Final = "harmwatch_signal_samples"
+SIGNAL_WINDOW_END: Final = "harmwatch_signal_window_end_timestamp_seconds"
+SIGNAL_THRESHOLD: Final = "harmwatch_signal_threshold"
+SIGNAL_CLEAR_THRESHOLD: Final = "harmwatch_signal_clear_threshold"
+ALERT_STATE: Final = "harmwatch_alert_state"
+
+EVENTS: Final = "harmwatch_events"
+EVENTS_TOTAL: Final = f"{EVENTS}_total"
+INVALID_EVENTS: Final = "harmwatch_invalid_events"
+INVALID_EVENTS_TOTAL: Final = f"{INVALID_EVENTS}_total"
+LAST_EVENT_RECEIVED: Final = "harmwatch_last_event_received_timestamp_seconds"
+WATERMARK: Final = "harmwatch_watermark_timestamp_seconds"
+DEDUPE_IDS: Final = "harmwatch_dedupe_ids"
+CONFIG_INFO: Final = "harmwatch_config_info"
+
+# Exposed by the Kafka worker only (streams/kafka/app.py).
+CONSUMER_LAG: Final = "harmwatch_consumer_lag"
+MERGE_LATE_PANES: Final = "harmwatch_merge_late_panes"
+MERGE_LATE_PANES_TOTAL: Final = f"{MERGE_LATE_PANES}_total"
+
+# --- values with a meaning ------------------------------------------------------------------
+
+OUTCOME_COUNTED: Final = COUNTED
+# A whole-area series has no market; Prometheus stores market="" as "label absent".
+WHOLE_AREA: Final = ""
+# The harmwatch_alert_state code that pages (the engine decides the codes).
+STATE_FIRING: Final = STATE_CODES["firing"]
