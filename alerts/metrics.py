@@ -27,8 +27,9 @@ Metric names (the contract with the generated rules and dashboards; each defined
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -38,7 +39,27 @@ from signals.alerting import STATE_CODES
 from signals.config import SEVERITIES, Config
 from signals.engine import Engine
 from signals.evaluator import Evaluator
-from signals.pipeline import Pipeline
+from signals.ingest import Tally
+
+
+class EventCounters(Protocol):
+    """The raw counters a driver keeps and the collector reads at scrape time.
+
+    :class:`signals.pipeline.Pipeline` has them, and so does the Kafka worker's plain
+    counter record; the collector needs nothing else from either. Read-only members, so any
+    object with these two dict attributes fits. They must be plain dicts: the collector
+    ``.copy()``s them, which is atomic under the GIL while a driver thread keeps counting.
+    """
+
+    @property
+    def events(self) -> Tally:
+        """(stream, policy area, outcome) -> valid events."""
+        ...
+
+    @property
+    def invalid(self) -> dict[tuple[str, str], int]:
+        """(stream, reason) -> invalid inputs; ``stream="unknown"`` when it cannot be told."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,8 @@ def take_snapshot(engine: Engine) -> Snapshot:
 @dataclass(eq=False)  # registries key collectors by identity
 class HarmwatchCollector(Collector):
     config: Config
-    pipelines: list[Pipeline] = field(default_factory=list)
+    # Every source of counters this process exposes (one Pipeline, or the worker's Counters).
+    pipelines: Sequence[EventCounters] = field(default_factory=list)
     snapshot: Snapshot = field(default_factory=Snapshot)
     last_event: dict[str, float] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
