@@ -57,7 +57,8 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
     import yaml
 
     from alerts.naming import grafana_url
-    from alerts.rules import dump_yaml, pipeline_only, rule_tests
+    from alerts.rule_tests import rule_tests
+    from alerts.rules import dump_yaml, pipeline_only
     from streams.cli.args import load_or_exit
 
     config = load_or_exit(args.config)

@@ -9,17 +9,11 @@ import pytest
 import yaml
 from alerting_stack import HARMWATCH, PROMETHEUS_YML, REPO, RULES, binary
 
+from alerts.formats import go_humanize_duration
+from alerts.harm_rules import HARM_FOR_S, harm_alerts
 from alerts.naming import alert_name, area_dashboard_uid, camel
-from alerts.rules import (
-    HARM_FOR_S,
-    dump_yaml,
-    go_humanize_duration,
-    harm_alerts,
-    pipeline_only,
-    render_rules,
-    rule_tests,
-    rules_document,
-)
+from alerts.rule_tests import rule_tests
+from alerts.rules import dump_yaml, pipeline_only, render_rules, rules_document
 from signals.config import Config, parse_taxonomy, parse_thresholds
 
 GRAFANA = "http://grafana.example:3000"

@@ -1,0 +1,113 @@
+"""Pipeline-health alerts, routed to engineering: the exporter, the input, the consumer."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from alerts import conventions as c
+from alerts.formats import go_g4
+from alerts.harm_rules import STALE_HOLD_S
+from alerts.naming import ENGINEERING_TEAM, PIPELINE_RUNBOOK, PIPELINE_UID, dashboard_link
+from alerts.promql import invalid_ratio, sel, up_selector
+from signals.durations import format_duration
+from signals.events import STREAMS
+
+PIPELINE_GROUP_INTERVAL_S: Final = 15
+NO_EVENTS_S: Final = 600
+INVALID_RATIO_TICKET: Final = 0.05
+INVALID_RATIO_PAGE: Final = 0.25
+CONSUMER_LAG_TICKET: Final = 5_000
+CONSUMER_LAG_PAGE: Final = 50_000
+EXPORTER_DOWN_FOR_S: Final = 60
+
+
+def _eng_labels(severity: str) -> dict[str, str]:
+    return {c.SEVERITY: severity, c.TEAM: ENGINEERING_TEAM, c.ROUTE: c.ENGINEERING_ROUTE}
+
+
+def _eng_annotations(grafana: str, anchor: str, summary: str,
+                     description: str) -> dict[str, str]:
+    return {
+        "summary": summary,
+        "description": description,
+        "runbook_url": f"{PIPELINE_RUNBOOK}#{anchor}",
+        "dashboard_url": dashboard_link(grafana, PIPELINE_UID),
+    }
+
+
+def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
+    no_events = format_duration(NO_EVENTS_S)
+    last = f"max by ({c.STREAM}) ({c.LAST_EVENT_RECEIVED})"
+    absent_streams = " or ".join(f"absent({sel(c.LAST_EVENT_RECEIVED, {c.STREAM: s})})"
+                                 for s in STREAMS)
+    lag = f"sum by ({c.TOPIC}) ({c.CONSUMER_LAG})"
+    up = up_selector()
+    ratio_value = "{{ $value | humanizePercentage }}"
+    return [
+        {
+            "alert": "HarmwatchExporterDown",
+            "expr": f"{up} == 0 or absent({up})",
+            "for": format_duration(EXPORTER_DOWN_FOR_S),
+            "labels": _eng_labels("page"),
+            "annotations": _eng_annotations(
+                grafana, "exporter-down", "harmwatch metrics cannot be scraped",
+                "Prometheus has not scraped harmwatch ({{ $labels.instance }}) for "
+                f"{format_duration(EXPORTER_DOWN_FOR_S)}. Harm alerts hold their last state for "
+                f"{format_duration(STALE_HOLD_S)} and then go quiet: nobody is watching the "
+                "policy signals until this is fixed."),
+        },
+        {
+            "alert": "HarmwatchNoEvents",
+            "expr": (f"time() - {last} > {NO_EVENTS_S} or ({absent_streams}) "
+                     f"and on () (max({up}) == 1)"),
+            "for": "1m",
+            "labels": _eng_labels("page"),
+            "annotations": _eng_annotations(
+                grafana, "no-events", "no {{ $labels.stream }} events reach harmwatch",
+                f"No valid {{{{ $labels.stream }}}} event arrived for more than {no_events}; "
+                "signals that read this stream are blind (their alerts cannot fire)."),
+        },
+        {
+            "alert": "HarmwatchInvalidEventsHigh",
+            "expr": f"{invalid_ratio()} > {INVALID_RATIO_TICKET}",
+            "for": "5m",
+            "labels": _eng_labels("ticket"),
+            "annotations": _eng_annotations(
+                grafana, "invalid-events", "many invalid {{ $labels.stream }} events",
+                f"{ratio_value} of {{{{ $labels.stream }}}} events were invalid over 5m "
+                f"(threshold {go_g4(INVALID_RATIO_TICKET * 100)}%); see "
+                f"{c.INVALID_EVENTS_TOTAL} by {c.REASON} and the dead-letter topic."),
+        },
+        {
+            "alert": "HarmwatchInvalidEventsCritical",
+            "expr": f"{invalid_ratio()} > {INVALID_RATIO_PAGE}",
+            "for": "5m",
+            "labels": _eng_labels("page"),
+            "annotations": _eng_annotations(
+                grafana, "invalid-events", "most {{ $labels.stream }} events are invalid",
+                f"{ratio_value} of {{{{ $labels.stream }}}} events were invalid over 5m "
+                f"(threshold {go_g4(INVALID_RATIO_PAGE * 100)}%): the signals undercount; "
+                "a producer or the contract changed."),
+        },
+        {
+            "alert": "HarmwatchConsumerLagHigh",
+            "expr": f"{lag} > {CONSUMER_LAG_TICKET}",
+            "for": "5m",
+            "labels": _eng_labels("ticket"),
+            "annotations": _eng_annotations(
+                grafana, "consumer-lag", "harmwatch lags on {{ $labels.topic }}",
+                "{{ $value | printf \"%.0f\" }} messages behind on {{ $labels.topic }} "
+                f"(threshold {CONSUMER_LAG_TICKET}); alerts fire late by that backlog."),
+        },
+        {
+            "alert": "HarmwatchConsumerLagCritical",
+            "expr": f"{lag} > {CONSUMER_LAG_PAGE}",
+            "for": "10m",
+            "labels": _eng_labels("page"),
+            "annotations": _eng_annotations(
+                grafana, "consumer-lag", "harmwatch far behind on {{ $labels.topic }}",
+                "{{ $value | printf \"%.0f\" }} messages behind on {{ $labels.topic }} "
+                f"(threshold {CONSUMER_LAG_PAGE}); harm alerts are delayed by minutes."),
+        },
+    ]
+

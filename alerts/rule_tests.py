@@ -1,0 +1,207 @@
+"""``promtool test rules`` cases for every generated alert.
+
+Written by the same code that writes the rules, so every alert has a case; what a case
+expects is rendered by :mod:`alerts.formats` (the Python twin of the Go template pipes).
+The hand-written expectations for a small config live in tests/alerting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from alerts import conventions as c
+from alerts.formats import value_format
+from alerts.harm_rules import HARM_FOR_S, HARM_KEEP_FIRING_S, harm_alerts, harm_rule
+from alerts.naming import alert_name
+from alerts.pipeline_rules import pipeline_rules
+from signals.config import Config, Severity, SignalRule
+from signals.durations import format_duration
+
+TEST_INSTANCE: Final = {c.JOB: c.SCRAPE_JOB, c.INSTANCE: "127.0.0.1:9464"}
+
+
+def _series(metric: str, labels: dict[str, str]) -> str:
+    # market="" in series notation means "no market label", as Prometheus stores it.
+    inner = ",".join(f'{k}="{v}"' for k, v in labels.items() if v != "")
+    return f"{metric}{{{inner}}}"
+
+
+def _test_value(rule: SignalRule) -> float:
+    """A value past every set level, so the annotations read like a real breach."""
+    levels = [lv for lv in (rule.warn, rule.critical) if lv is not None]
+    if rule.direction == "above":
+        return max(levels) * 1.25
+    return min(levels) * 0.75
+
+
+def expected_harm_annotations(config: Config, area: str, signal: str, severity: Severity,
+                              grafana: str, value: float) -> dict[str, str]:
+    """The annotations Prometheus renders when the value and threshold series exist."""
+    rule = config.rules[(area, signal)]
+    level = rule.level(severity)
+    assert level is not None
+    fmt = value_format(signal)
+    annotations: dict[str, str] = harm_rule(config, area, signal, severity, grafana)["annotations"]
+    value_tpl, threshold_tpl = annotations["value"], annotations["threshold"]
+    return {key: text.replace(value_tpl, fmt.py(value)).replace(threshold_tpl, fmt.py(level))
+            for key, text in annotations.items()}
+
+
+def _harm_series(config: Config, values: str, span: int) -> list[dict[str, str]]:
+    series = []
+    for area, signal in dict.fromkeys((a, s) for a, s, _ in harm_alerts(config)):
+        value = _test_value(config.rules[(area, signal)])
+        series.append({"series": _series(c.SIGNAL_VALUE,
+                                         {**TEST_INSTANCE, c.POLICY_AREA: area,
+                                          c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal}),
+                       "values": f"{value!r}x{span}"})
+    for area, signal, severity in harm_alerts(config):
+        level = config.rules[(area, signal)].level(severity)
+        series.append({"series": _series(c.ALERT_STATE,
+                                         {**TEST_INSTANCE, c.POLICY_AREA: area,
+                                          c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal,
+                                          c.SEVERITY: severity}),
+                       "values": values})
+        series.append({"series": _series(c.SIGNAL_THRESHOLD,
+                                         {**TEST_INSTANCE, c.POLICY_AREA: area,
+                                          c.SIGNAL: signal, c.SEVERITY: severity}),
+                       "values": f"{level!r}x{span}"})
+    return series
+
+
+def _firing(config: Config, area: str, signal: str, severity: Severity,
+            grafana: str) -> list[dict[str, Any]]:
+    value = _test_value(config.rules[(area, signal)])
+    return [{
+        "exp_labels": dict(harm_rule(config, area, signal, severity, grafana)["labels"]),
+        "exp_annotations": expected_harm_annotations(config, area, signal, severity, grafana,
+                                                     value),
+    }]
+
+
+def harm_test_case(config: Config, grafana: str) -> dict[str, Any]:
+    """Every harm alert at once (one case keeps promtool fast): the engine's state goes
+    0 -> 1 (pending) -> 2 (firing) at t=2s; each alert is pending at 2s, just before its
+    wall-clock ``for``, and firing with exact labels and annotations at 2s + ``for``."""
+    fires_at = 2 + HARM_FOR_S
+    checks: list[dict[str, Any]] = []
+    for area, signal, severity in harm_alerts(config):
+        name = alert_name(area, signal, severity)
+        checks.append({"eval_time": "1s", "alertname": name, "exp_alerts": []})
+        checks.append({"eval_time": f"{fires_at - 1}s", "alertname": name, "exp_alerts": []})
+        checks.append({"eval_time": f"{fires_at}s", "alertname": name,
+                       "exp_alerts": _firing(config, area, signal, severity, grafana)})
+    return {"interval": "1s", "input_series": _harm_series(config, "0 1 2x4", 6),
+            "alert_rule_test": checks}
+
+
+def hold_test_case(config: Config, grafana: str) -> dict[str, Any]:
+    """Scrape gaps and exporter restarts must not resolve a firing harm alert.
+
+    Firing from 3s; the state series goes stale at 11s (a failed scrape), nothing is scraped
+    for 20s, then the exporter is back with state 0 (a restart). Still firing during the gap
+    and within ``keep_firing_for`` of the 0, resolved after it.
+    """
+    back = 32  # 2s + 9 samples of 2, the stale marker at 11s, 20 missing samples
+    checks: list[dict[str, Any]] = []
+    for area, signal, severity in harm_alerts(config):
+        name = alert_name(area, signal, severity)
+        firing = _firing(config, area, signal, severity, grafana)
+        checks.append({"eval_time": "25s", "alertname": name, "exp_alerts": firing})
+        checks.append({"eval_time": f"{back + HARM_KEEP_FIRING_S - 1}s", "alertname": name,
+                       "exp_alerts": firing})
+        checks.append({"eval_time": f"{back + HARM_KEEP_FIRING_S + 1}s", "alertname": name,
+                       "exp_alerts": []})
+    return {"interval": "1s", "input_series": _harm_series(config, "0 1 2x8 stale _x20 0x40",
+                                                           80),
+            "alert_rule_test": checks}
+
+
+def _eng_alert(grafana: str, name: str, labels: dict[str, str], value: str = "") -> dict[str, Any]:
+    rule = next(r for r in pipeline_rules(grafana) if r["alert"] == name)
+    annotations = {}
+    for key, text in rule["annotations"].items():
+        for label, label_value in labels.items():
+            text = text.replace(f"{{{{ $labels.{label} }}}}", label_value)
+        text = text.replace("{{ $value | humanizePercentage }}", value)
+        text = text.replace('{{ $value | printf "%.0f" }}', value)
+        annotations[key] = text
+    return {"exp_labels": {**labels, **rule["labels"]}, "exp_annotations": annotations}
+
+
+def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
+    """Each pipeline alert silent at the evaluation before its ``for`` ends, firing at it."""
+    base = TEST_INSTANCE
+    cases: list[dict[str, Any]] = []
+
+    # Scrapes fail from 75s; pending then, firing 1m later at 2m15s.
+    down = dict(base)
+    cases.append({"interval": "15s", "input_series": [
+        {"series": _series(c.UP, base), "values": "1x4 0x20"}],
+        "alert_rule_test": [
+            {"eval_time": "2m", "alertname": "HarmwatchExporterDown", "exp_alerts": []},
+            {"eval_time": "2m15s", "alertname": "HarmwatchExporterDown",
+             "exp_alerts": [_eng_alert(grafana, "HarmwatchExporterDown", down)]},
+        ]})
+
+    # The decision stream's last arrival stays at t=0 while the others keep arriving: its age
+    # passes 10m at 10m15s, the alert is pending then and fires 1m later.
+    ts = [{"series": _series(c.LAST_EVENT_RECEIVED,
+                             {**base, c.STREAM: "decision"}), "values": "0x60"}]
+    for stream in ("appeal", "report"):
+        ts.append({"series": _series(c.LAST_EVENT_RECEIVED,
+                                     {**base, c.STREAM: stream}), "values": "0+15x60"})
+    ts.append({"series": _series(c.UP, base), "values": "1x60"})
+    cases.append({"interval": "15s", "input_series": ts, "alert_rule_test": [
+        {"eval_time": "11m", "alertname": "HarmwatchNoEvents", "exp_alerts": []},
+        {"eval_time": "11m15s", "alertname": "HarmwatchNoEvents",
+         "exp_alerts": [_eng_alert(grafana, "HarmwatchNoEvents", {c.STREAM: "decision"})]},
+    ]})
+
+    # 100 valid and 10 (ticket) or 50 (page) invalid report events per 15 s: the ratio is
+    # above its threshold from the first rate at 15s, so firing at 5m15s.
+    for name, invalid_per_step, ratio in (("HarmwatchInvalidEventsHigh", 10, "9.091%"),
+                                          ("HarmwatchInvalidEventsCritical", 50, "33.33%")):
+        cases.append({"interval": "15s", "input_series": [
+            {"series": _series(c.EVENTS_TOTAL,
+                               {**base, c.STREAM: "report", c.POLICY_AREA: "youth_safety",
+                                c.OUTCOME: c.OUTCOME_COUNTED}), "values": "0+100x30"},
+            {"series": _series(c.INVALID_EVENTS_TOTAL,
+                               {**base, c.STREAM: "report", c.REASON: "schema"}),
+             "values": f"0+{invalid_per_step}x30"},
+        ], "alert_rule_test": [
+            {"eval_time": "5m", "alertname": name, "exp_alerts": []},
+            {"eval_time": "5m15s", "alertname": name,
+             "exp_alerts": [_eng_alert(grafana, name, {c.STREAM: "report"}, ratio)]},
+        ]})
+
+    # Two partitions of one topic, summed; pending from t=0, so firing exactly at `for`.
+    for name, lag, for_s in (("HarmwatchConsumerLagHigh", 10_000, 300),
+                             ("HarmwatchConsumerLagCritical", 60_000, 600)):
+        cases.append({"interval": "15s", "input_series": [
+            {"series": _series(c.CONSUMER_LAG,
+                               {**base, c.TOPIC: "harmwatch.reports", c.PARTITION: p}),
+             "values": f"{lag // 2}x45"} for p in ("0", "1")
+        ], "alert_rule_test": [
+            {"eval_time": format_duration(for_s - 15), "alertname": name, "exp_alerts": []},
+            {"eval_time": format_duration(for_s), "alertname": name,
+             "exp_alerts": [_eng_alert(grafana, name, {c.TOPIC: "harmwatch.reports"},
+                                       str(lag))]},
+        ]})
+    return cases
+
+
+
+def rule_tests(config: Config, grafana: str, rules_file: str,
+               pipeline_rules_file: str) -> dict[str, dict[str, Any]]:
+    """promtool test files by name: harm alerts against the full rules file, pipeline alerts
+    against :func:`pipeline_only` of it."""
+    return {
+        "harm-tests.yml": {"rule_files": [rules_file], "evaluation_interval": "1s",
+                           "tests": [harm_test_case(config, grafana),
+                                     hold_test_case(config, grafana)]},
+        "pipeline-tests.yml": {"rule_files": [pipeline_rules_file],
+                               "evaluation_interval": "15s",
+                               "tests": pipeline_test_cases(grafana)},
+    }
+
