@@ -1,0 +1,117 @@
+"""The harm rule group of a tiny config, written out by hand (issue #8 item 5).
+
+Everything expected here is typed in, not produced by the generator or its helpers: a
+change to a name, an expression, a label or an annotation shows up as a diff against text a
+person wrote and read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from alerts.rules import render_rules
+from signals.config import Config, parse_taxonomy, parse_thresholds
+
+GRAFANA = "http://grafana.example:3000"
+
+
+def _tiny_config() -> Config:
+    """One area, one signal, warn and critical. ``other`` (always in the taxonomy) is
+    switched off so the group holds exactly two alerts."""
+    taxonomy = parse_taxonomy({"version": 1, "areas": {"youth_safety": {
+        "name": "Youth safety", "owner": "youth-safety-policy",
+        "runbook_url": "https://runbooks.example.com/harmwatch/youth_safety"}}})
+    return parse_thresholds({
+        "version": 1,
+        "defaults": {"minor_exposure": {"window": "5m", "warn": 6, "warn_clear": 5,
+                                        "critical": 12, "critical_clear": 10, "for": "2m",
+                                        "min_samples": 3}},
+        "areas": {"other": {"minor_exposure": {"enabled": False}}},
+    }, taxonomy)
+
+
+VALUE = ('{{ with query `harmwatch_signal_value{policy_area="youth_safety",market="",'
+         'signal="minor_exposure"}` }}{{ . | first | value | printf "%.4g" }}'
+         '{{ else }}no value{{ end }}')
+WARN_THRESHOLD = ('{{ with query `harmwatch_signal_threshold{policy_area="youth_safety",'
+                  'signal="minor_exposure",severity="warn"}` }}'
+                  '{{ . | first | value | printf "%.4g" }}{{ else }}6{{ end }}')
+CRITICAL_THRESHOLD = ('{{ with query `harmwatch_signal_threshold{policy_area="youth_safety",'
+                      'signal="minor_exposure",severity="critical"}` }}'
+                      '{{ . | first | value | printf "%.4g" }}{{ else }}12{{ end }}')
+
+EXPECTED_HARM_GROUP: dict[str, Any] = {
+    "name": "harmwatch-harm",
+    "interval": "1s",
+    "rules": [
+        {
+            "alert": "YouthSafetyMinorExposureWarn",
+            "expr": 'max by (policy_area, signal) (last_over_time(harmwatch_alert_state'
+                    '{policy_area="youth_safety",market="",signal="minor_exposure",'
+                    'severity="warn"}[5m])) == 2',
+            "for": "1s",
+            "keep_firing_for": "30s",
+            "labels": {"severity": "ticket", "policy_area": "youth_safety",
+                       "signal": "minor_exposure", "team": "youth-safety-policy"},
+            "annotations": {
+                "summary": "Youth safety: minor_exposure at or above the warning threshold",
+                "description": "minor_exposure (violating decisions on content that reached or "
+                               f"targeted minors) is {VALUE} over the last 5m event-time "
+                               f"window; warning threshold {WARN_THRESHOLD} (decisions). The "
+                               "breach lasted 2m of event time, at least 3 samples per "
+                               "window; the alert resolves once the value falls below 5.",
+                "value": VALUE,
+                "threshold": WARN_THRESHOLD,
+                "window": "5m",
+                "runbook_url": "https://runbooks.example.com/harmwatch/youth_safety",
+                "dashboard_url": "http://grafana.example:3000/d/harmwatch-youth-safety",
+            },
+        },
+        {
+            "alert": "YouthSafetyMinorExposureCritical",
+            "expr": 'max by (policy_area, signal) (last_over_time(harmwatch_alert_state'
+                    '{policy_area="youth_safety",market="",signal="minor_exposure",'
+                    'severity="critical"}[5m])) == 2',
+            "for": "1s",
+            "keep_firing_for": "30s",
+            "labels": {"severity": "page", "policy_area": "youth_safety",
+                       "signal": "minor_exposure", "team": "youth-safety-policy"},
+            "annotations": {
+                "summary": "Youth safety: minor_exposure at or above the critical threshold",
+                "description": "minor_exposure (violating decisions on content that reached or "
+                               f"targeted minors) is {VALUE} over the last 5m event-time "
+                               f"window; critical threshold {CRITICAL_THRESHOLD} (decisions). "
+                               "The breach lasted 2m of event time, at least 3 samples per "
+                               "window; the alert resolves once the value falls below 10.",
+                "value": VALUE,
+                "threshold": CRITICAL_THRESHOLD,
+                "window": "5m",
+                "runbook_url": "https://runbooks.example.com/harmwatch/youth_safety",
+                "dashboard_url": "http://grafana.example:3000/d/harmwatch-youth-safety",
+            },
+        },
+    ],
+}
+
+
+def _groups() -> dict[str, dict[str, Any]]:
+    # Through the YAML text, as Prometheus reads it.
+    doc = yaml.safe_load(render_rules(_tiny_config(), GRAFANA))
+    return {group["name"]: group for group in doc["groups"]}
+
+
+def test_harm_group_of_a_tiny_config_equals_the_hand_written_one() -> None:
+    got = _groups()["harmwatch-harm"]
+    # Rule by rule first, so a failure names the alert that differs.
+    for expected, actual in zip(EXPECTED_HARM_GROUP["rules"], got["rules"], strict=True):
+        assert actual == expected, expected["alert"]
+    assert got == EXPECTED_HARM_GROUP
+
+
+def test_rendered_file_starts_with_the_do_not_edit_header() -> None:
+    lines = render_rules(_tiny_config(), GRAFANA).splitlines()
+    assert lines[0] == ("# DO NOT EDIT: generated by `harmwatch rules generate --output "
+                        "deploy/prometheus/rules/harmwatch-alerts.yml`")
+    assert lines[2] == "# scripts/check-generated.sh (run by CI) fails when this file is stale."
