@@ -79,6 +79,8 @@ MERGE_LATE_PANES_TOTAL: Final = f"{MERGE_LATE_PANES}_total"
 # --- values with a meaning ------------------------------------------------------------------
 
 OUTCOME_COUNTED: Final = COUNTED
+# The invalid-share alert's series over all input, beside one per contract stream.
+ALL_STREAMS: Final = "all"
 # A whole-area series has no market; Prometheus stores market="" as "label absent".
 WHOLE_AREA: Final = ""
 # The harmwatch_alert_state code that pages (the engine decides the codes).

@@ -43,6 +43,8 @@ def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
     lag = f"sum by ({c.TOPIC}) ({c.CONSUMER_LAG})"
     up = up_selector()
     ratio_value = "{{ $value | humanizePercentage }}"
+    scope = (f'Stream "{c.ALL_STREAMS}" is every input, including messages too broken to tell '
+             'their stream.')
     return [
         {
             "alert": "HarmwatchExporterDown",
@@ -69,25 +71,25 @@ def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
         },
         {
             "alert": "HarmwatchInvalidEventsHigh",
-            "expr": f"{invalid_ratio()} > {INVALID_RATIO_TICKET}",
+            "expr": f"({invalid_ratio()}) > {INVALID_RATIO_TICKET}",
             "for": "5m",
             "labels": _eng_labels("ticket"),
             "annotations": _eng_annotations(
-                grafana, "invalid-events", "many invalid {{ $labels.stream }} events",
-                f"{ratio_value} of {{{{ $labels.stream }}}} events were invalid over 5m "
-                f"(threshold {go_g4(INVALID_RATIO_TICKET * 100)}%); see "
+                grafana, "invalid-events", "many invalid events (stream {{ $labels.stream }})",
+                f"{ratio_value} of the input (stream {{{{ $labels.stream }}}}) was invalid over "
+                f"5m (threshold {go_g4(INVALID_RATIO_TICKET * 100)}%). {scope} See "
                 f"{c.INVALID_EVENTS_TOTAL} by {c.REASON} and the dead-letter topic."),
         },
         {
             "alert": "HarmwatchInvalidEventsCritical",
-            "expr": f"{invalid_ratio()} > {INVALID_RATIO_PAGE}",
+            "expr": f"({invalid_ratio()}) > {INVALID_RATIO_PAGE}",
             "for": "5m",
             "labels": _eng_labels("page"),
             "annotations": _eng_annotations(
-                grafana, "invalid-events", "most {{ $labels.stream }} events are invalid",
-                f"{ratio_value} of {{{{ $labels.stream }}}} events were invalid over 5m "
-                f"(threshold {go_g4(INVALID_RATIO_PAGE * 100)}%): the signals undercount; "
-                "a producer or the contract changed."),
+                grafana, "invalid-events", "most input is invalid (stream {{ $labels.stream }})",
+                f"{ratio_value} of the input (stream {{{{ $labels.stream }}}}) was invalid over "
+                f"5m (threshold {go_g4(INVALID_RATIO_PAGE * 100)}%): the signals undercount; "
+                f"a producer or the contract changed. {scope}"),
         },
         {
             "alert": "HarmwatchConsumerLagHigh",

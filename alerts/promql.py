@@ -12,16 +12,18 @@ from typing import Final
 
 from alerts import conventions as c
 from signals.config import Severity
+from signals.events import STREAMS
 
 # The rate window of the pipeline-health ratios, on the dashboard and in the alerts.
 RATE_WINDOW: Final = "5m"
 
 
 def sel(metric: str, labels: Mapping[str, str] | None = None,
-        exclude: Mapping[str, str] | None = None) -> str:
-    """``metric{a="x",b!="y"}``; ``metric`` alone without matchers."""
+        exclude: Mapping[str, str] | None = None, regex: Mapping[str, str] | None = None) -> str:
+    """``metric{a="x",b!="y",c=~"p|q"}``; ``metric`` alone without matchers."""
     matchers = [f'{k}="{v}"' for k, v in (labels or {}).items()]
     matchers += [f'{k}!="{v}"' for k, v in (exclude or {}).items()]
+    matchers += [f'{k}=~"{v}"' for k, v in (regex or {}).items()]
     return f"{metric}{{{','.join(matchers)}}}" if matchers else metric
 
 
@@ -49,10 +51,23 @@ def up_selector() -> str:
 
 
 def invalid_ratio() -> str:
-    """Invalid share of all input per stream, over :data:`RATE_WINDOW`."""
-    invalid = f"sum by ({c.STREAM}) (rate({c.INVALID_EVENTS_TOTAL}[{RATE_WINDOW}]))"
+    """Invalid share of the input over :data:`RATE_WINDOW`: per contract stream, and of all
+    input under ``stream="all"``.
+
+    The total is what sees input too broken to name its stream (counted as
+    ``stream="unknown"``, which has no valid counterpart to divide by); a stream or a whole
+    process that receives only invalid input has no valid series at all, hence the ``or``
+    fallbacks to zero instead of an empty result.
+    """
+    streams = "|".join(STREAMS)
+    invalid = (f"sum by ({c.STREAM}) (rate({sel(c.INVALID_EVENTS_TOTAL, regex={c.STREAM: streams})}"
+               f"[{RATE_WINDOW}]))")
     valid = f"sum by ({c.STREAM}) (rate({c.EVENTS_TOTAL}[{RATE_WINDOW}]))"
-    return f"{invalid} / ({invalid} + on ({c.STREAM}) group_left {valid})"
+    per_stream = f"{invalid} / ({invalid} + ({valid} or 0 * {invalid}))"
+    all_invalid = f"sum(rate({c.INVALID_EVENTS_TOTAL}[{RATE_WINDOW}]))"
+    all_valid = f"sum(rate({c.EVENTS_TOTAL}[{RATE_WINDOW}]))"
+    total = f"{all_invalid} / ({all_invalid} + ({all_valid} or vector(0)))"
+    return f'{per_stream} or label_replace({total}, "{c.STREAM}", "{c.ALL_STREAMS}", "", "")'
 
 
 def query_text(selector: str, pipe: str, fallback: str) -> str:

@@ -129,6 +129,13 @@ def _eng_alert(grafana: str, name: str, labels: dict[str, str], value: str = "")
     return {"exp_labels": {**labels, **rule["labels"]}, "exp_annotations": annotations}
 
 
+def _valid_series(stream: str, values: str) -> dict[str, str]:
+    return {"series": _series(c.EVENTS_TOTAL, {**TEST_INSTANCE, c.STREAM: stream,
+                                               c.POLICY_AREA: "youth_safety",
+                                               c.OUTCOME: c.OUTCOME_COUNTED}),
+            "values": values}
+
+
 def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
     """Each pipeline alert silent at the evaluation before its ``for`` ends, firing at it."""
     base = TEST_INSTANCE
@@ -158,14 +165,13 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
          "exp_alerts": [_eng_alert(grafana, "HarmwatchNoEvents", {c.STREAM: "decision"})]},
     ]})
 
-    # 100 valid and 10 (ticket) or 50 (page) invalid report events per 15 s: the ratio is
-    # above its threshold from the first rate at 15s, so firing at 5m15s.
+    # Per stream: 100 valid report and 100 valid decision events per 15 s, and 10 (ticket) or
+    # 50 (page) invalid report events: the report share is past its threshold from the first
+    # rate at 15s, so firing at 5m15s; the share of all input (10/210, 50/250) stays below.
     for name, invalid_per_step, ratio in (("HarmwatchInvalidEventsHigh", 10, "9.091%"),
                                           ("HarmwatchInvalidEventsCritical", 50, "33.33%")):
         cases.append({"interval": "15s", "input_series": [
-            {"series": _series(c.EVENTS_TOTAL,
-                               {**base, c.STREAM: "report", c.POLICY_AREA: "youth_safety",
-                                c.OUTCOME: c.OUTCOME_COUNTED}), "values": "0+100x30"},
+            *(_valid_series(stream, "0+100x30") for stream in ("report", "decision")),
             {"series": _series(c.INVALID_EVENTS_TOTAL,
                                {**base, c.STREAM: "report", c.REASON: "schema"}),
              "values": f"0+{invalid_per_step}x30"},
@@ -174,6 +180,28 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
             {"eval_time": "5m15s", "alertname": name,
              "exp_alerts": [_eng_alert(grafana, name, {c.STREAM: "report"}, ratio)]},
         ]})
+
+    # Only garbage: messages that are not JSON are counted under stream="unknown" and no
+    # valid series exists at all; the share of all input is 100%.
+    garbage = {"series": _series(c.INVALID_EVENTS_TOTAL,
+                                 {**base, c.STREAM: "unknown", c.REASON: "not_json"}),
+               "values": "0+20x30"}
+    for name in ("HarmwatchInvalidEventsHigh", "HarmwatchInvalidEventsCritical"):
+        cases.append({"interval": "15s", "input_series": [garbage], "alert_rule_test": [
+            {"eval_time": "5m", "alertname": name, "exp_alerts": []},
+            {"eval_time": "5m15s", "alertname": name,
+             "exp_alerts": [_eng_alert(grafana, name, {c.STREAM: c.ALL_STREAMS}, "100%")]},
+        ]})
+
+    # Unparsable lines among valid ones (the embedded run counts every invalid line under
+    # "unknown"): 30 of 130 is past the ticket's 5% but not the page's 25%.
+    mixed = [_valid_series("report", "0+100x30"), {**garbage, "values": "0+30x30"}]
+    cases.append({"interval": "15s", "input_series": mixed, "alert_rule_test": [
+        {"eval_time": "5m15s", "alertname": "HarmwatchInvalidEventsHigh",
+         "exp_alerts": [_eng_alert(grafana, "HarmwatchInvalidEventsHigh",
+                                   {c.STREAM: c.ALL_STREAMS}, "23.08%")]},
+        {"eval_time": "5m15s", "alertname": "HarmwatchInvalidEventsCritical", "exp_alerts": []},
+    ]})
 
     # Two partitions of one topic, summed; pending from t=0, so firing exactly at `for`.
     for name, lag, for_s in (("HarmwatchConsumerLagHigh", 10_000, 300),
