@@ -96,6 +96,41 @@ def test_area_panels_draw_warn_and_critical_lines(config: Config) -> None:
         assert f'policy_area="{area}"' in pages["expr"] and "ALERTS{" in pages["expr"]
 
 
+def test_dashboard_settings_survive_the_builders(config: Config) -> None:
+    """What the dashboards rely on, spelled out: the SDK fills in its own defaults for
+    anything left unset, and a few of those differ from Grafana's (a hidden legend, a sorted
+    tooltip)."""
+    boards = all_dashboards(config)
+    for board in boards.values():
+        assert board["editable"] is False and board["graphTooltip"] == 1
+        assert board["timezone"] == "utc" and board["refresh"] == "10s"
+        assert board["time"] == {"from": "now-3h", "to": "now"}
+        assert board["templating"] == {"list": []}
+        first = board["annotations"]["list"][0]
+        assert first["builtIn"] == 1 and first["datasource"]["uid"] == "-- Grafana --"
+        for annotation in board["annotations"]["list"][1:]:
+            assert annotation["target"] == {"refId": "Anno", "expr": annotation["expr"]}
+            assert annotation["titleFormat"] == "{{alertname}}"
+            assert annotation["tagKeys"] == "signal,severity" and annotation["step"] == "15s"
+        assert board["links"][0]["type"] == "dashboards"
+        for panel in _panels(board):
+            options = panel["options"]
+            if panel["type"] in ("timeseries", "state-timeline"):
+                assert options["legend"]["showLegend"] is True, panel["title"]
+                assert options["tooltip"]["sort"] == "none", panel["title"]
+    overview = boards["harmwatch-overview.json"]
+    stats = [p for p in _panels(overview) if p["type"] == "stat"]
+    assert len(stats) == len(config.areas)
+    for panel, area in zip(stats, config.areas, strict=True):
+        assert panel["links"][0]["url"] == f"/d/{area_dashboard_uid(area)}"
+        assert panel["options"]["colorMode"] == "background"
+        assert panel["options"]["reduceOptions"]["calcs"] == ["lastNotNull"]
+    states = _panels(overview)[0]
+    assert states["type"] == "state-timeline"
+    assert states["fieldConfig"]["defaults"]["mappings"][0]["options"]["2"] == \
+        {"text": "firing", "color": "red"}
+
+
 def test_alert_links_point_at_existing_dashboards(config: Config) -> None:
     uids = {b["uid"] for b in all_dashboards(config).values()}
     linked = set(re.findall(r"dashboard_url: http://localhost:3000/d/([\w-]+)",
