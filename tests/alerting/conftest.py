@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alerting_stack import Processes
 
 from signals.config import Config
 from streams.config_files import load_config
+from tests.alerting.alerting_stack import Processes
 
 
 @pytest.fixture(scope="session")

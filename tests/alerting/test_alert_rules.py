@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from alerting_stack import HARMWATCH, PROMETHEUS_YML, REPO, RULES, binary
 
 from alerts.formats import go_humanize_duration
 from alerts.harm_rules import HARM_FOR_S, harm_alerts
@@ -15,12 +15,15 @@ from alerts.naming import alert_name, area_dashboard_uid, camel
 from alerts.rule_tests import rule_tests
 from alerts.rules import dump_yaml, pipeline_only, render_rules, rules_document
 from signals.config import Config, parse_taxonomy, parse_thresholds
+from tests.alerting.alerting_stack import HARMWATCH, PROMETHEUS_YML, REPO, RULES, binary
 
 GRAFANA = "http://grafana.example:3000"
 
 
-def _harm_rules(doc: dict) -> list[dict]:
-    return next(g for g in doc["groups"] if g["name"] == "harmwatch-harm")["rules"]
+def _harm_rules(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = next(g for g in doc["groups"]
+                                       if g["name"] == "harmwatch-harm")["rules"]
+    return rules
 
 
 def test_names_are_readable_camel_case() -> None:

@@ -12,11 +12,15 @@ import json
 import subprocess
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from alerting_stack import (
+from prometheus_client.parser import text_string_to_metric_families
+
+from alerts.sink import Received, Sink
+from tests.alerting.alerting_stack import (
     HARMWATCH,
     Processes,
     alertmanager_config,
@@ -27,9 +31,6 @@ from alerting_stack import (
     prometheus_config,
     write_yaml,
 )
-from prometheus_client.parser import text_string_to_metric_families
-
-from alerts.sink import Received, Sink
 
 ALERT = "YouthSafetyMinorExposureCritical"
 WARN = "YouthSafetyMinorExposureWarn"
@@ -55,7 +56,7 @@ def _state(metrics_url: str) -> float | None:
     return None
 
 
-def _alerts(body: dict, name: str) -> list[dict]:
+def _alerts(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [a for a in body.get("alerts", []) if a["labels"].get("alertname") == name]
 
 
@@ -67,7 +68,7 @@ def sink() -> Iterator[Sink]:
 
 
 def test_incident_pages_and_resolves(tmp_path: Path, procs: Processes, sink: Sink,
-                                     record_property: pytest.RecordProperty) -> None:
+                                     record_property: Callable[[str, object], None]) -> None:
     events = tmp_path / "incident.jsonl"
     subprocess.run([HARMWATCH, "simulate", "--out", str(events), "--duration", "30m",
                     "--incidents", "1", "--incidents-after", "8m"], check=True,

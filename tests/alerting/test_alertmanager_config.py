@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alerting_stack import ALERTMANAGER_YML, TEMPLATES, alertmanager_config, binary, write_yaml
+
+from tests.alerting.alerting_stack import (
+    ALERTMANAGER_YML,
+    TEMPLATES,
+    alertmanager_config,
+    binary,
+    write_yaml,
+)
 
 
 def _amtool(*args: str) -> subprocess.CompletedProcess[str]:

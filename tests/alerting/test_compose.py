@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from alerting_stack import ALERTMANAGER_YML, COMPOSE, PROMETHEUS_YML, REPO, RULES
+
+from tests.alerting.alerting_stack import ALERTMANAGER_YML, COMPOSE, PROMETHEUS_YML, REPO, RULES
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ def _docstrings(tree: ast.AST) -> set[int]:
 def _metric_literals(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skip = _docstrings(tree)
-    found = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
             found.extend((node.lineno, name) for name in METRIC.findall(node.value))

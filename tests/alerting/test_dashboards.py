@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from alerting_stack import DASHBOARDS, HARMWATCH, RULES
 
 from alerts.dashboards import all_dashboards, render_dashboard
 from alerts.naming import DATASOURCE_UID, FOLDER_UID, area_dashboard_uid
 from signals.config import SEVERITIES, Config
+from tests.alerting.alerting_stack import DASHBOARDS, HARMWATCH, RULES
 
 TOKEN = "glsa_test_token_0123456789"
 

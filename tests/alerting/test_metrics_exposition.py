@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from alerting_stack import (
+from tests.alerting.alerting_stack import (
     DASHBOARDS,
     HARMWATCH,
     RULES,

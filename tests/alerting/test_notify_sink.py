@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import Any
 
-from alerting_stack import HARMWATCH, Processes, free_port, poll
+from tests.alerting.alerting_stack import HARMWATCH, Processes, free_port, poll
 
 
-def _post(url: str, body: dict) -> int:
+def _post(url: str, body: dict[str, Any]) -> int:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as resp:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from alerting_stack import RULES, binary
 
 from alerts.rules import dump_yaml, pipeline_only, render_rules
 from signals.config import Config, parse_taxonomy, parse_thresholds
+from tests.alerting.alerting_stack import RULES, binary
 
 GRAFANA = "http://grafana.example:3000"
 
