@@ -1,11 +1,13 @@
-"""Test helpers: small configs built in memory, events as dicts, engine runs."""
+"""Engine test helpers: small configs built in memory, events as dicts, engine runs.
+
+Paths, ports and polling are in tests/support.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
+import itertools
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,10 +17,6 @@ from signals.engine import Engine
 from signals.events import Rejected, decode_event
 from signals.records import Episode, SignalRow
 
-REPO = Path(__file__).resolve().parent.parent
-# The shared contract and data sit beside the clone (as CI lays them out); override with
-# HARMWATCH_SHARED when they live elsewhere.
-SHARED = Path(os.environ.get("HARMWATCH_SHARED", REPO.parent / "shared"))
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 
 TAXONOMY: dict[str, Any] = {
@@ -44,11 +42,14 @@ def stamp(seconds: float) -> str:
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_EVENT_NUMBERS = itertools.count(1)
+
+
 def ev(kind: str, at: float, area: str = "youth_safety", eid: str | None = None,
        **fields: Any) -> dict[str, Any]:
     """An event dict `at` seconds after T0 (ids are unique unless given)."""
-    ev.counter = getattr(ev, "counter", 0) + 1  # type: ignore[attr-defined]
-    base: dict[str, Any] = {"event_id": eid or f"e{ev.counter}", "type": kind,  # type: ignore[attr-defined]
+    number = next(_EVENT_NUMBERS)  # drawn even when ``eid`` is given, as ids always were
+    base: dict[str, Any] = {"event_id": eid or f"e{number}", "type": kind,
                             "occurred_at": stamp(at), "policy_area": area}
     if kind == "report":
         base["reporter"] = "user"

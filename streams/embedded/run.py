@@ -6,7 +6,7 @@ import datetime as dt
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -148,7 +148,7 @@ def _reload(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
 
 def _loop(pipeline: Pipeline, collector: HarmwatchCollector, source: Source,
           speed: float | None, paced_from: float | None, view: LiveView,
-          watcher: ConfigWatcher, refresh: object) -> None:
+          watcher: ConfigWatcher, refresh: Callable[[], None] | None) -> None:
     engine = pipeline.engine
     anchor: float | None = None  # wall clock when event time reached paced_from
     last_ui = last_reload = 0.0
@@ -180,4 +180,4 @@ def _loop(pipeline: Pipeline, collector: HarmwatchCollector, source: Source,
             view.rate = (engine.ingest.counted - counted_at_ui) / max(now - last_ui, 1e-9)
             counted_at_ui, last_ui = engine.ingest.counted, now
             if refresh is not None:
-                refresh()  # type: ignore[operator]
+                refresh()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from signals.alerting import AlertMachine
-
-RULE = {"level": 10.0, "clear": 8.0, "above": True, "min_samples": 5, "for_s": 120}
+from signals.alerting import AlertMachine, Change
 
 
-def step(m: AlertMachine, at: int, value: float | None, n: int = 100, **over: object) -> object:
-    args = {**RULE, **over}
-    return m.step(at, value, n, **args)  # type: ignore[arg-type]
+def step(m: AlertMachine, at: int, value: float | None, n: int = 100, *, level: float = 10.0,
+         clear: float = 8.0, above: bool = True, min_samples: int = 5,
+         for_s: int = 120) -> Change | None:
+    """One window with the test rule (level 10, clear 8, above, 5 samples, for 120 s)."""
+    return m.step(at, value, n, level=level, clear=clear, above=above, min_samples=min_samples,
+                  for_s=for_s)
+
+
+def state(m: AlertMachine) -> str:
+    # Read afresh: mypy keeps ``m.state`` narrowed by an earlier assert across ``step()``.
+    return m.state
 
 
 def test_pending_until_for_then_firing() -> None:
@@ -31,7 +37,7 @@ def test_break_in_breach_resets_pending() -> None:
 def test_resolves_only_below_clear_level() -> None:
     m = AlertMachine()
     step(m, 0, 20, for_s=0)
-    assert m.state == "firing"
+    assert state(m) == "firing"
     assert step(m, 60, 9) is None  # below the level but above clear: still firing
     assert step(m, 120, 8.0) is None  # at the clear level: still firing
     assert step(m, 180, 7.99) == "resolved" and m.state == "inactive"
@@ -55,8 +61,11 @@ def test_small_sample_cancels_pending_but_does_not_resolve_firing() -> None:
 
 def test_direction_below() -> None:
     m = AlertMachine()
-    kw = {"level": 0.5, "clear": 0.6, "above": False, "for_s": 0}
-    assert step(m, 0, 0.55, **kw) is None
-    assert step(m, 60, 0.5, **kw) == "firing"
-    assert step(m, 120, 0.6, **kw) is None
-    assert step(m, 180, 0.61, **kw) == "resolved"
+
+    def below(at: int, value: float) -> Change | None:
+        return step(m, at, value, level=0.5, clear=0.6, above=False, for_s=0)
+
+    assert below(0, 0.55) is None
+    assert below(60, 0.5) == "firing"
+    assert below(120, 0.6) is None
+    assert below(180, 0.61) == "resolved"

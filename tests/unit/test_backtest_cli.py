@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
 
-from tests.helpers import REPO, TAXONOMY, ev, line
+from tests.helpers import TAXONOMY, ev, line
+from tests.support import HARMWATCH, REPO
 
 THRESHOLDS = {
     "version": 1,
@@ -28,7 +28,7 @@ def backtest(tmp: Path, lines: list[bytes], *extra: str) -> subprocess.Completed
     (tmp / "thresholds.yaml").write_text(yaml.safe_dump(THRESHOLDS))
     events = tmp / "events.jsonl"
     events.write_bytes(b"\n".join(lines) + b"\n")
-    cmd = [sys.executable, "-m", "streams.cli", "backtest", "--events", str(events),
+    cmd = [*HARMWATCH, "backtest", "--events", str(events),
            "--config", str(tmp / "thresholds.yaml"), *extra]
     return subprocess.run(cmd, capture_output=True, cwd=REPO, timeout=60)
 
@@ -117,7 +117,7 @@ def test_still_firing_at_end_of_file_has_null_end(tmp_path: Path) -> None:
 
 
 def test_exit_codes_for_unreadable_input(tmp_path: Path) -> None:
-    missing = subprocess.run([sys.executable, "-m", "streams.cli", "backtest", "--events",
+    missing = subprocess.run([*HARMWATCH, "backtest", "--events",
                               str(tmp_path / "absent.jsonl")], capture_output=True, text=True,
                              cwd=REPO, timeout=60)
     assert missing.returncode == 2
@@ -125,7 +125,7 @@ def test_exit_codes_for_unreadable_input(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("version: 1\ndefaults: {report_volume: {window: 5}}\n")
     (tmp_path / "policy_areas.yaml").write_text(yaml.safe_dump(TAXONOMY))
     (tmp_path / "e.jsonl").write_text("")
-    bad = subprocess.run([sys.executable, "-m", "streams.cli", "backtest", "--events",
+    bad = subprocess.run([*HARMWATCH, "backtest", "--events",
                           str(tmp_path / "e.jsonl"), "--config", str(tmp_path / "bad.yaml")],
                          capture_output=True, text=True, cwd=REPO, timeout=60)
     assert bad.returncode == 2

@@ -1,11 +1,21 @@
-"""signals._clock.micros: the compiled helper and its pure fallback agree with datetime."""
+"""signals._clock.micros: the compiled helper and its pure fallback agree with datetime.
+
+Once ``scripts/build-native.sh`` has built ``signals/_clock*.so``, ``import signals._clock``
+loads the C helper and the pure one is loaded from its file beside it, so every test below
+compares the two; ``test_the_c_helper_is_under_test_when_built`` proves that (CI's compiled
+pass sets ``HARMWATCH_EXPECT_NATIVE=1``, so a missing build fails instead of comparing the
+pure code with itself).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.machinery
 import importlib.util
+import os
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import BuiltinFunctionType, ModuleType
 
 import pytest
 from hypothesis import given
@@ -13,7 +23,8 @@ from hypothesis import strategies as st
 
 import signals._clock as loaded
 
-PURE_PATH = Path(loaded.__file__).with_name("_clock.py")
+LOADED_FROM = Path(loaded.__file__ or "")
+PURE_PATH = LOADED_FROM.with_name("_clock.py")
 
 
 def _pure() -> ModuleType:
@@ -25,7 +36,23 @@ def _pure() -> ModuleType:
 
 
 PURE = _pure()
-IMPLEMENTATIONS = [PURE.micros, loaded.micros]
+BUILT = sorted(p for suffix in importlib.machinery.EXTENSION_SUFFIXES
+               for p in PURE_PATH.parent.glob(f"_clock{suffix}"))
+EXPECT_NATIVE = os.environ.get("HARMWATCH_EXPECT_NATIVE") == "1"
+Micros = Callable[[dt.datetime], int]
+IMPLEMENTATIONS: list[Micros] = [PURE.micros, loaded.micros]
+
+
+def test_the_c_helper_is_under_test_when_built() -> None:
+    if BUILT or EXPECT_NATIVE:
+        assert BUILT, ("HARMWATCH_EXPECT_NATIVE=1 but signals/_clock*.so does not exist: "
+                       "run `bash scripts/build-native.sh`")
+        assert LOADED_FROM in BUILT
+        assert isinstance(loaded.micros, BuiltinFunctionType)
+        assert not isinstance(PURE.micros, BuiltinFunctionType)
+    else:
+        # No build: only the pure helper exists, and it is the one imported.
+        assert LOADED_FROM == PURE_PATH
 
 offsets = st.integers(min_value=-23 * 3600, max_value=23 * 3600).map(
     lambda s: dt.timezone(dt.timedelta(seconds=s)))
@@ -51,10 +78,10 @@ def test_difference_matches_total_seconds(a: dt.datetime, b: dt.datetime) -> Non
             assert (micros(a) - micros(b)) / 1e6 == (a - b).total_seconds()
 
 
-@pytest.mark.parametrize("micros", IMPLEMENTATIONS)
-def test_naive_datetimes_are_refused(micros: object) -> None:
+@pytest.mark.parametrize("micros", IMPLEMENTATIONS, ids=["pure", "loaded"])
+def test_naive_datetimes_are_refused(micros: Micros) -> None:
     with pytest.raises(ValueError):
-        micros(dt.datetime(2026, 1, 1))  # type: ignore[operator]  # noqa: DTZ001
+        micros(dt.datetime(2026, 1, 1))  # naive on purpose  # noqa: DTZ001
 
 
 def test_leap_days_and_the_epoch() -> None:

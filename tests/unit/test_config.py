@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,8 @@ import yaml
 
 from signals.config import ConfigError, parse_taxonomy
 from streams.config_files import load_config
-from tests.helpers import REPO, TAXONOMY, make_config
+from tests.helpers import TAXONOMY, make_config
+from tests.support import HARMWATCH, REPO
 
 GOOD = {"report_volume": {"window": "5m", "warn": 10, "critical": 20}}
 
@@ -97,7 +97,7 @@ def test_invalid_taxonomy_is_refused_naming_the_field() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+    return subprocess.run([*HARMWATCH, *args], capture_output=True,
                           text=True, cwd=REPO, timeout=60)
 
 

@@ -10,7 +10,7 @@ import pytest
 from signals.pipeline import Pipeline
 from streams.config_files import load_config
 from streams.sources.simulator import INCIDENT_KINDS, Simulator, schedule
-from tests.helpers import REPO
+from tests.support import REPO
 
 START = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
 CONFIG = load_config(REPO / "config" / "thresholds.yaml")

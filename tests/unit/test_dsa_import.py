@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from signals.events import Decision, decode_event
 from signals.pipeline import Pipeline
 from streams.config_files import load_config
 from streams.sources.dsa_import import convert
-from tests.helpers import REPO, SHARED
+from tests.support import HARMWATCH, REPO, SHARED
 
 DATA = SHARED / "data" / "dsa-sor"
 FILES = sorted(DATA.glob("*.csv"))
@@ -37,7 +36,7 @@ def test_every_real_row_becomes_a_valid_decision() -> None:
 
 def test_the_databases_duplicate_statement_counts_once(tmp_path: Path) -> None:
     out = tmp_path / "dsa.jsonl"
-    result = subprocess.run([sys.executable, "-m", "streams.cli", "import-dsa", *map(str, FILES),
+    result = subprocess.run([*HARMWATCH, "import-dsa", *map(str, FILES),
                              "--out", str(out)], capture_output=True, text=True, cwd=REPO,
                             timeout=60)
     assert result.returncode == 0 and "wrote 200 decision events" in result.stderr

@@ -14,7 +14,8 @@ from signals.events import (
     decode_event,
     json_schema,
 )
-from tests.helpers import SHARED, ev, line
+from tests.helpers import ev, line
+from tests.support import SHARED
 
 EXAMPLES = SHARED / "contract" / "examples.jsonl"
 

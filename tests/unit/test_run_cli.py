@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.dev.kafka_broker import free_port
-from tests.helpers import REPO, ev, line
+from tests.helpers import ev, line
+from tests.support import HARMWATCH, REPO, free_port, wait_until
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -25,22 +25,8 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except OSError as exc:
-            last_error = exc
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting ({last_error})")
-
-
 def harmwatch(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], cwd=REPO,
+    return subprocess.Popen([*HARMWATCH, *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -54,8 +40,8 @@ def test_replay_serves_signals_and_alert_state(tmp_path: Path) -> None:
     port = free_port()
     proc = harmwatch("run", "--events", str(path), "--metrics-port", str(port), "--no-live")
     try:
-        wait_for(lambda: "replay finished" in (proc.stdout.readline() if proc.stdout else ""),
-                 timeout=60)
+        wait_until(lambda: "replay finished" in (proc.stdout.readline() if proc.stdout else ""),
+                   60, "the replay to finish")
         m = scrape(port)
         key = (("market", ""), ("policy_area", "youth_safety"), ("signal", "minor_exposure"))
         # The last window is [12:00, 17:00) after T0 (the reports at 16:40 close it): it holds
@@ -87,8 +73,8 @@ def test_simulator_runs_logs_alerts_and_stops_cleanly_on_ctrl_c() -> None:
                      "--prefill", "10m")
     try:
         # Incidents start right after the prefill; at 600x one pages within a few seconds.
-        first = wait_for(lambda: (proc.stdout.readline() if proc.stdout else "") or None,
-                         timeout=90)
+        first = wait_until(lambda: proc.stdout.readline() if proc.stdout else "", 90,
+                           "the first alert line")
         assert "FIRING" in first and "threshold=" in first
         m = scrape(port)
         counted = sum(v for (name, _), v in m.items() if name == "harmwatch_events_total")
@@ -108,7 +94,7 @@ def test_config_hot_reload_refuses_bad_files_and_keeps_the_last_good(tmp_path: P
 
     (tmp_path / "policy_areas.yaml").write_text(yaml.safe_dump(TAXONOMY))
     thresholds = tmp_path / "thresholds.yaml"
-    good = {"version": 1, "defaults": {"report_volume": {"window": "1m", "warn": 5,
+    good: dict[str, Any] = {"version": 1, "defaults": {"report_volume": {"window": "1m", "warn": 5,
                                                          "critical": 10}}}
     thresholds.write_text(yaml.safe_dump(good))
     events = tmp_path / "events.jsonl"
@@ -123,20 +109,24 @@ def test_config_hot_reload_refuses_bad_files_and_keeps_the_last_good(tmp_path: P
     def next_line() -> str:
         return proc.stdout.readline() if proc.stdout else ""
 
+    def config_line() -> str:
+        text = next_line()
+        return text if "config" in text else ""
+
     try:
-        wait_for(lambda: "replay finished" in next_line(), timeout=60)
+        wait_until(lambda: "replay finished" in next_line(), 60, "the replay to finish")
         assert scrape(port)[level] == 10
         time.sleep(1.1)  # a new mtime, even on coarse-grained file systems
         thresholds.write_text(yaml.safe_dump(
             {"version": 1, "defaults": {"report_volume": {"window": "1 min", "warn": 5}}}))
-        refused = wait_for(lambda: (lambda s: s if "config" in s else None)(next_line()))
+        refused = wait_until(config_line, 30, "a config log line (the refusal)")
         assert "config refused" in refused
         assert "defaults.report_volume.window: '1 min' is not a duration" in refused
         assert proc.poll() is None and scrape(port)[level] == 10
         time.sleep(1.1)
         good["defaults"]["report_volume"]["critical"] = 20
         thresholds.write_text(yaml.safe_dump(good))
-        reloaded = wait_for(lambda: (lambda s: s if "config" in s else None)(next_line()))
+        reloaded = wait_until(config_line, 30, "a config log line (the reload)")
         assert "config reloaded" in reloaded
         assert scrape(port)[level] == 20
     finally:
