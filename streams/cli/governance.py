@@ -1,0 +1,64 @@
+"""``harmwatch diff``, ``controls`` and ``audit report``: change control and audit evidence."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from signals.config import Config, ConfigError
+from streams.cli.args import Subparsers
+
+EXIT_NO_PAGE_CHANGE, EXIT_PAGES_CHANGE, EXIT_ERROR = 0, 1, 2
+
+
+def _load(path: Path) -> Config | None:
+    from streams.config_files import load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"harmwatch: invalid config:\n{exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from streams.governance import diff_report
+    from streams.governance.episode_diff import compare
+
+    old, new = _load(args.old), _load(args.new)
+    if old is None or new is None:
+        return EXIT_ERROR
+    try:
+        result = compare(old, new, args.events)
+    except OSError as exc:
+        print(f"harmwatch: cannot read {exc.filename or args.events}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    if args.format == "jsonl":
+        sys.stdout.buffer.write(diff_report.jsonl(result))
+        sys.stdout.flush()
+    else:
+        render = diff_report.markdown if args.format == "markdown" else diff_report.text
+        sys.stdout.write(render(result))
+    return EXIT_PAGES_CHANGE if result.pages_change else EXIT_NO_PAGE_CHANGE
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "diff", help="what a thresholds change would page: settings and episodes, old vs new",
+        description="Compare two thresholds files (each with the taxonomy next to it): the "
+                    "settings that changed, field by field, and the alert episodes the change "
+                    "adds and removes when the same history is replayed under both, with "
+                    "pages per day before and after. Exit 0 when no page would change, 1 "
+                    "when pages would change, 2 on an error.")
+    p.add_argument("old", type=Path, metavar="OLD.yaml", help="the thresholds in force")
+    p.add_argument("new", type=Path, metavar="NEW.yaml", help="the proposed thresholds")
+    p.add_argument("--events", type=Path, required=True, metavar="FILE.jsonl",
+                   help="history to replay under both (e.g. from harmwatch simulate or "
+                        "import-dsa)")
+    p.add_argument("--format", choices=("text", "markdown", "jsonl"), default="text",
+                   help="text for a terminal (default), markdown to paste into a review, "
+                        "jsonl for tools (one record per line, episodes with their config "
+                        "digest)")
+    p.set_defaults(func=_cmd_diff)
