@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from signals.config import Config, ConfigError
-from streams.cli.args import Subparsers
+from streams.cli.args import Subparsers, add_config_arg, load_or_exit
 
 EXIT_NO_PAGE_CHANGE, EXIT_PAGES_CHANGE, EXIT_ERROR = 0, 1, 2
 
@@ -44,6 +44,42 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_PAGES_CHANGE if result.pages_change else EXIT_NO_PAGE_CHANGE
 
 
+def _cmd_controls(args: argparse.Namespace) -> int:
+    from streams.governance import controls
+
+    config = load_or_exit(args.config)
+    try:
+        register = controls.load_register(config)
+    except ConfigError as exc:
+        print(f"harmwatch: invalid register of controls:\n{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    items = controls.rows(config, register)
+    if args.format == "csv":
+        sys.stdout.write(controls.to_csv(items))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped: one rule per line
+    table = Table(title=f"{len(items)} alert rules, config {config.digest} "
+                        f"(register {register.source})", title_justify="left")
+    for col in ("area", "signal", "pages", "warn", "critical", "risk (DSA Art. 34)", "owner",
+                "reference"):
+        table.add_column(col, no_wrap=col not in ("reference",))
+    for r in items:
+        table.add_row(r.policy_area, r.signal, "yes" if r.pages else "no", _level(r.warn),
+                      _level(r.critical), r.risk or "—",
+                      r.owner or ("[red]none[/]" if r.pages else "—"), r.reference or "—")
+    console.print(table)
+    return 0
+
+
+def _level(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
 def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "diff", help="what a thresholds change would page: settings and episodes, old vs new",
@@ -62,3 +98,13 @@ def register(sub: Subparsers) -> None:
                         "jsonl for tools (one record per line, episodes with their config "
                         "digest)")
     p.set_defaults(func=_cmd_diff)
+
+    c = sub.add_parser(
+        "controls", help="the register of controls: each alert rule's risk, owner, reference",
+        description="List every alert rule (policy area × signal) with its levels and what "
+                    "config/controls.yaml says about it: the DSA Art. 34 systemic risk it "
+                    "controls, its owner and a reference to the risk assessment.")
+    c.add_argument("--format", choices=("table", "csv"), default="table",
+                   help="table for people (default) or CSV for spreadsheets and auditors")
+    add_config_arg(c)
+    c.set_defaults(func=_cmd_controls)
