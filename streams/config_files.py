@@ -70,11 +70,11 @@ class ConfigWatcher:
     """
 
     def __init__(self, path: Path | None, current: Config,
-                 audit_log: Path | None = None) -> None:
+                 audit_log: Path | AuditLog | None = None) -> None:
         self.path = path or default_config_path()
         self._current = current
         self._stamp = self._mtimes()
-        self.audit = AuditLog(audit_log) if audit_log is not None else None
+        self.audit = AuditLog(audit_log) if isinstance(audit_log, Path) else audit_log
         if self.audit is not None:
             # At start a failure is loud (OSError): a process that must keep audit evidence
             # does not run without it.

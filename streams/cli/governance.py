@@ -8,6 +8,7 @@ from pathlib import Path
 
 from signals.config import Config, ConfigError
 from streams.cli.args import Subparsers, add_config_arg, load_or_exit
+from streams.governance.audit_log import DEFAULT_AUDIT_LOG
 
 EXIT_NO_PAGE_CHANGE, EXIT_PAGES_CHANGE, EXIT_ERROR = 0, 1, 2
 
@@ -76,6 +77,44 @@ def _cmd_controls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit_report(args: argparse.Namespace) -> int:
+    from streams.governance import audit_log
+    from streams.governance.audit_period import gather, parse_time
+    from streams.governance.audit_report import write_pack
+    from streams.governance.controls import load_register
+
+    try:
+        start, end = parse_time(args.start), parse_time(args.end)
+    except ValueError as exc:
+        print(f"harmwatch: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if end <= start:
+        print("harmwatch: --to must be after --from", file=sys.stderr)
+        return EXIT_ERROR
+    if not args.audit_log.is_file():
+        print(f"harmwatch: no audit log at {args.audit_log}; give --audit-log FILE (what "
+              "`harmwatch run --audit-log` wrote)", file=sys.stderr)
+        return EXIT_ERROR
+    config = load_or_exit(args.config)
+    try:
+        register = load_register(config)
+        period = gather(args.audit_log, start, end, register, args.events, fallback=config)
+        files = write_pack(period, args.out, audit_log.utc_now())
+    except ConfigError as exc:
+        print(f"harmwatch: invalid register of controls:\n{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"harmwatch: cannot read or write {exc.filename or ''}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    for problem in period.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"{len(period.versions)} version(s), {len(period.changes)} change(s), "
+          f"{len(period.refusals)} refused, {len(period.episodes or [])} episode(s): "
+          + ", ".join(str(f) for f in files), file=sys.stderr)
+    return 0
+
+
 def _level(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
 
@@ -108,3 +147,27 @@ def register(sub: Subparsers) -> None:
                    help="table for people (default) or CSV for spreadsheets and auditors")
     add_config_arg(c)
     c.set_defaults(func=_cmd_controls)
+
+    audit = sub.add_parser("audit", help="audit evidence for a period",
+                           description="Evidence that the stated controls operated.")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    rep = audit_sub.add_parser(
+        "report", help="the evidence pack for a period: HTML page, CSV and JSON",
+        description="Write DIR/index.html (one self-contained page) plus CSV files and "
+                    "report.json: per control, the config versions in force and when (from "
+                    "the audit log), the levels each held, each change with its field diff "
+                    "and digest, refused reloads, and — with --events — the alert episodes "
+                    "raised and how long they lasted, replayed under the version in force.")
+    rep.add_argument("--from", dest="start", required=True, metavar="TIME",
+                     help="start of the period (RFC 3339 with offset, or a date = 00:00 UTC)")
+    rep.add_argument("--to", dest="end", required=True, metavar="TIME",
+                     help="end of the period (exclusive)")
+    rep.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="directory for index.html, *.csv and report.json")
+    rep.add_argument("--events", type=Path, metavar="FILE.jsonl",
+                     help="history covering the period, replayed for the episodes")
+    rep.add_argument("--audit-log", type=Path, default=DEFAULT_AUDIT_LOG, metavar="FILE",
+                     help=f"the audit log `harmwatch run` appends to (default "
+                          f"{DEFAULT_AUDIT_LOG})")
+    add_config_arg(rep)
+    rep.set_defaults(func=_cmd_audit_report)

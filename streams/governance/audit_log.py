@@ -6,9 +6,9 @@ is fsynced before the config takes effect, and a reader treats a final line with
 newline as torn (a kill -9 mid-write) instead of failing or guessing. Lines hold digests,
 paths, field names and levels only: never a user, content or advertiser id.
 
-Beside the log, ``<log>.snapshots/<digest>.json`` keeps each accepted config flattened, so
-a restart can still say what changed since the previous process and the audit report can
-show any version's settings.
+Beside the log, ``<log>.snapshots/<digest>.json`` keeps each accepted config (flattened,
+and its YAML files), so a restart can still say what changed since the previous process and
+the audit report can show and replay any version.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
+import yaml
 
 from signals.config import Config
 from streams.governance.rule_diff import Scalar, diff_flat, flatten
+from streams.paths import TAXONOMY_FILE
 
 DEFAULT_AUDIT_LOG: Final = Path("var/audit/config.jsonl")
 GIT_TIMEOUT_S: Final = 5.0
@@ -117,6 +119,7 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.snapshots = snapshot_dir(path)
+        self.clock = utc_now  # replaced in tests that need a fixed period
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if _ends_torn(path):
@@ -149,11 +152,12 @@ class AuditLog:
             # A start: the previous process's config is the last one this log accepted.
             last = last_accepted(self.path)
             previous_digest = last.get("digest") if last else None
-            old_flat = load_snapshot(self.path, previous_digest) if previous_digest else None
+            snapshot = load_snapshot(self.path, previous_digest) if previous_digest else None
+            old_flat = snapshot["settings"] if snapshot else None
             changes = (None if old_flat is None
                        else [c.as_json() for c in diff_flat(old_flat, flat)])
-        self._keep_snapshot(config.digest, flat)
-        record = {"time": utc_now(), "event": "accepted", "trigger": trigger,
+        self._keep_snapshot(config, flat)
+        record = {"time": self.clock(), "event": "accepted", "trigger": trigger,
                   "digest": config.digest, "previous_digest": previous_digest,
                   "changes": changes, "source": git_source(source)}
         self.append(record)
@@ -161,29 +165,45 @@ class AuditLog:
 
     def refused(self, reason: str, source: Path, in_force: Config,
                 refused_digest: str | None = None) -> dict[str, Any]:
-        record = {"time": utc_now(), "event": "refused", "trigger": "reload",
+        record = {"time": self.clock(), "event": "refused", "trigger": "reload",
                   "reason": reason, "in_force": in_force.digest,
                   "refused_digest": refused_digest, "source": git_source(source)}
         self.append(record)
         return record
 
-    def _keep_snapshot(self, digest: str, flat: dict[str, Scalar]) -> None:
-        target = self.snapshots / f"{digest}.json"
+    def _keep_snapshot(self, config: Config, flat: dict[str, Scalar]) -> None:
+        target = self.snapshots / f"{config.digest}.json"
         if target.exists():
             return
         self.snapshots.mkdir(parents=True, exist_ok=True)
+        snapshot = {"digest": config.digest, "settings": flat, "files": _config_texts(config)}
         tmp = target.with_suffix(f".tmp{os.getpid()}")
         with tmp.open("wb") as handle:
-            handle.write(orjson.dumps(flat, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+            handle.write(orjson.dumps(snapshot, option=orjson.OPT_INDENT_2))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)  # readers see the whole snapshot or none
 
 
-def load_snapshot(log: Path, digest: str) -> dict[str, Scalar] | None:
-    """A config version's flattened settings, as the audit log kept them."""
+def _config_texts(config: Config) -> dict[str, str] | None:
+    """The files as they read now, so the version can be replayed later; the reader checks
+    the digest, since a file may have been edited again since it was parsed."""
+    thresholds = Path(config.source)
+    try:
+        text = thresholds.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        name = data.get("policy_areas") if isinstance(data, dict) else None
+        taxonomy = thresholds.parent / (name if isinstance(name, str) else TAXONOMY_FILE)
+        return {"thresholds": text, "taxonomy": taxonomy.read_text(encoding="utf-8")}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+def load_snapshot(log: Path, digest: str) -> dict[str, Any] | None:
+    """A config version as the audit log kept it: ``settings`` (flattened) and ``files``
+    (the YAML texts, or None)."""
     try:
         data = orjson.loads((snapshot_dir(log) / f"{digest}.json").read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and isinstance(data.get("settings"), dict) else None
