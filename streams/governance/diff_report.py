@@ -86,14 +86,19 @@ def markdown(d: ConfigDiff) -> str:
     if rows:
         out += ["", "| change | severity | area | signal | started (UTC) | lasted | peak | "
                 "threshold | config |", "|---|---|---|---|---|---|---|---|---|"]
+        before = {id(n): o for o, n in d.changed}
         out += [f"| {change} | {e.severity} | {_where(e)} | {e.signal} | {_when(e.started_at)} "
-                f"| {lasted(e)} | {e.peak_value:.4g} | {e.threshold:g} | `{digest}` |"
-                for change, e, digest in rows]
+                f"| {_lasted_md(before.get(id(e)), e)} | {e.peak_value:.4g} | {e.threshold:g} "
+                f"| `{digest}` |" for change, e, digest in rows]
     days = d.pages_per_day()
     if days:
         out += ["", "| day (UTC) | pages before | pages after |", "|---|---|---|"]
         out += [f"| {day.isoformat()} | {b} | {a} |" for day, b, a in days]
     return "\n".join(out) + "\n"
+
+
+def _lasted_md(before: Episode | None, e: Episode) -> str:
+    return lasted(e) if before is None else f"{lasted(before)} → {lasted(e)}"
 
 
 def _cell(value: str) -> str:
