@@ -25,6 +25,7 @@ def _load(path: Path) -> Config | None:
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     from streams.governance import diff_report
+    from streams.governance.controls import load_register, owners_of
     from streams.governance.episode_diff import compare
 
     old, new = _load(args.old), _load(args.new)
@@ -36,6 +37,13 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         print(f"harmwatch: cannot read {exc.filename or args.events}: {exc.strerror or exc}",
               file=sys.stderr)
         return EXIT_ERROR
+    try:
+        register = load_register(new)
+    except ConfigError as exc:
+        print(f"harmwatch: invalid register of controls:\n{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if not result.same_config:
+        result.owners = owners_of(register, result.touched())
     if args.format == "jsonl":
         sys.stdout.buffer.write(diff_report.jsonl(result))
         sys.stdout.flush()

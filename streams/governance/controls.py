@@ -94,3 +94,11 @@ def unowned_warnings(config: Config, register: Register) -> list[str]:
             f"owner ({', '.join(signals)}); add controls.{area}.default.owner or "
             f"controls.{area}.<signal>.owner"
             for area, signals in by_area.items()]
+
+
+def owners_of(register: Register, keys: set[tuple[str, str]]) -> dict[str, list[str]]:
+    """Owner -> the controls among ``keys`` they own ("" for the unowned ones)."""
+    out: dict[str, list[str]] = {}
+    for area, signal in sorted(keys):
+        out.setdefault(register.owner(area, signal) or "", []).append(f"{area}.{signal}")
+    return dict(sorted(out.items()))

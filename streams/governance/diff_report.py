@@ -41,6 +41,16 @@ def verdict(d: ConfigDiff) -> str:
     return f"pages would change: {added} added, {len(pages) - added} removed"
 
 
+def owners_line(d: ConfigDiff, code: str = "") -> str | None:
+    if not d.owners:
+        return None
+    parts = [f"{code}{owner}{code} ({', '.join(keys)})" for owner, keys in d.owners.items()
+             if owner]
+    if "" in d.owners:
+        parts.append(f"no owner: {', '.join(d.owners[''])}")
+    return "owners to review: " + "; ".join(parts)
+
+
 def _episode_rows(d: ConfigDiff) -> Iterator[tuple[str, Episode, str]]:
     for e in d.added:
         yield "added", e, d.new.config.digest
@@ -68,6 +78,9 @@ def text(d: ConfigDiff) -> str:
                    f"{_when(e.started_at)}: {detail} (config {digest})")
     for day, before_n, after_n in d.pages_per_day():
         out.append(f"pages on {day.isoformat()}: {before_n} -> {after_n}")
+    owners = owners_line(d)
+    if owners:
+        out.append(owners)
     out.append(verdict(d))
     return "\n".join(out) + "\n"
 
@@ -75,6 +88,9 @@ def text(d: ConfigDiff) -> str:
 def markdown(d: ConfigDiff) -> str:
     out = [f"### harmwatch diff: `{d.old.config.digest}` → `{d.new.config.digest}`", "",
            f"**{verdict(d)}**", ""]
+    owners = owners_line(d, "`")
+    if owners:
+        out += [owners[0].upper() + owners[1:], ""]
     if d.changes:
         out += ["| setting | before | after |", "|---|---|---|"]
         out += [f"| `{c.field}` | {_cell(show(c.old))} | {_cell(show(c.new))} |"
@@ -117,6 +133,8 @@ def jsonl(d: ConfigDiff) -> bytes:
     for day, before, after in d.pages_per_day():
         records.append({"record": "pages_per_day", "day": day.isoformat(), "before": before,
                         "after": after})
+    for owner, keys in d.owners.items():
+        records.append({"record": "owner", "owner": owner or None, "controls": keys})
     records.append({"record": "summary", "old_digest": d.old.config.digest,
                     "new_digest": d.new.config.digest, "same_config": d.same_config,
                     "pages_change": d.pages_change, "added": len(d.added),

@@ -43,6 +43,18 @@ class ConfigDiff:
     added: list[Episode] = field(default_factory=list)
     removed: list[Episode] = field(default_factory=list)
     changed: list[tuple[Episode, Episode]] = field(default_factory=list)  # (old, new)
+    # owner -> controls ("area.signal") the change touches; "" collects the unowned
+    owners: dict[str, list[str]] = field(default_factory=dict)
+
+    def touched(self) -> set[tuple[str, str]]:
+        """The controls (area, signal) whose settings or episodes the change moves."""
+        keys = {(e.policy_area, e.signal) for e in (*self.added, *self.removed)}
+        keys |= {(e.policy_area, e.signal) for _, e in self.changed}
+        for c in self.changes:
+            parts = c.field.split(".")
+            if parts[0] == "areas" and len(parts) >= 3:
+                keys.add((parts[1], parts[2]))
+        return keys
 
     @property
     def same_config(self) -> bool:

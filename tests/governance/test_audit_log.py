@@ -188,3 +188,19 @@ def test_append_uses_one_write_per_line(tmp_path: Path, monkeypatch) -> None:  #
     monkeypatch.setattr(os, "write", spy)
     log.append({"event": "refused", "reason": "x" * 10_000})
     assert len(writes) == 1 and writes[0].endswith(b"\n") and writes[0].count(b"\n") == 1
+
+
+def test_a_failed_write_mid_run_is_reported_and_the_config_still_applies(
+        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, GOOD)
+    watcher = ConfigWatcher(path, load_config(path), audit_log=tmp_path / "config.jsonl")
+    assert watcher.audit is not None
+    watcher.audit.close()  # the next write fails (EBADF), as on a vanished disk
+    lowered = {**GOOD, "areas": {"youth_safety": {"minor_exposure": {"critical": 8}}}}
+    path.write_text(yaml.safe_dump(lowered))
+    bump_mtime(path)
+    new, _ = watcher.poll()
+    assert new is not None
+    watcher.current = new
+    assert watcher.current is new
+    assert "cannot write the audit log" in capsys.readouterr().err

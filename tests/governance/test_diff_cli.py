@@ -154,3 +154,37 @@ def test_errors_exit_2_with_the_reason(tmp_path: Path) -> None:
          str(tmp_path / "old/thresholds.yaml"), "--events", str(tmp_path / "nope.jsonl")],
         capture_output=True, text=True, cwd=REPO, timeout=60)
     assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
+
+
+def test_an_episode_that_lasts_longer_is_changed_not_added(tmp_path: Path) -> None:
+    """Windows of 12, 6, 1: at critical 10 (clear 8) the alert ends when the 6 closes; at 7
+    (clear 5.6) the 6 holds it and the 1 ends it, five minutes later."""
+    events = [minor(w * 300 + 10 + i) for w, n in enumerate([12, 6, 1]) for i in range(n)]
+    path = tmp_path / "longer.jsonl"
+    path.write_bytes(b"\n".join(line(e) for e in events) + b"\n")
+    lowered = OLD.replace("      critical: 10\n", "      critical: 7\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "diff", str(config_dir(tmp_path, "a", OLD)),
+         str(config_dir(tmp_path, "b", lowered)), "--events", str(path), "--format", "jsonl"],
+        capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr  # the same page, only longer
+    episodes = [r for r in map(orjson.loads, result.stdout.splitlines())
+                if r["record"] == "episode"]
+    assert [(e["change"], e["started_at"], e["ended_at"]) for e in episodes] == [
+        ("changed", stamp(300), stamp(900))]
+
+
+def test_the_owners_of_what_changes_are_named_for_review(tmp_path: Path) -> None:
+    new = config_dir(tmp_path, "owned", LOWERED)
+    (new.parent / "controls.yaml").write_text(
+        "version: 1\ncontrols:\n  youth_safety:\n    minor_exposure: "
+        "{owner: youth-safety-policy}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "diff", str(config_dir(tmp_path, "was", OLD)),
+         str(new), "--events", str(history(tmp_path)), "--format", "jsonl"],
+        capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 1, result.stderr
+    owners = [r for r in map(orjson.loads, result.stdout.splitlines())
+              if r["record"] == "owner"]
+    assert owners == [{"record": "owner", "owner": "youth-safety-policy",
+                       "controls": ["youth_safety.minor_exposure"]}]
