@@ -94,6 +94,24 @@ def _rebuild(digest: str, files: object) -> Config | None:
     return config if config.digest == digest else None
 
 
+def _well_formed(records: list[dict[str, Any]], source: str,
+                 problems: list[str]) -> list[dict[str, Any]]:
+    """The records with a readable time (and a digest, when accepted); a hand-edited or
+    foreign line is reported, not trusted."""
+    out = []
+    for i, r in enumerate(records, 1):
+        try:
+            parse_time(str(r.get("time")))
+        except ValueError:
+            problems.append(f"{source}: record {i}: no readable time; skipped")
+            continue
+        if r.get("event") == "accepted" and not isinstance(r.get("digest"), str):
+            problems.append(f"{source}: record {i}: accepted without a digest; skipped")
+            continue
+        out.append(r)
+    return out
+
+
 def versions_from(records: list[dict[str, Any]], log: Path) -> list[Version]:
     accepted = [r for r in records if r.get("event") == "accepted"]
     out: list[Version] = []
@@ -111,6 +129,7 @@ def gather(log: Path, start: dt.datetime, end: dt.datetime, register: Register,
            events: Path | None = None, fallback: Config | None = None) -> AuditPeriod:
     """Raises OSError when the history cannot be read."""
     records, problems = read_log(log)
+    records = _well_formed(records, str(log), problems)
     every = versions_from(records, log)
     versions = [v for v in every if v.overlaps(start, end)]
     in_period = [r for r in records if start <= parse_time(r["time"]) < end]

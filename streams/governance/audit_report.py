@@ -17,7 +17,7 @@ import orjson
 
 from signals.controls import RISKS
 from streams.governance.audit_period import AuditPeriod, ControlView, RaisedEpisode, Version
-from streams.governance.rule_diff import show
+from streams.governance.rule_diff import Scalar, show
 
 CHANGES_SHOWN = 40  # per change on the page; the CSV has all of them
 _CSS = """
@@ -61,11 +61,15 @@ def _change_text(c: dict[str, Any]) -> str:
     return f"{c['field']}: {show(c.get('old'))} -> {show(c.get('new'))}"
 
 
+def _level(value: Scalar) -> str:
+    return "—" if value is None else show(value)
+
+
 def _levels(view: ControlView) -> str:
     parts = []
     for v, warn, crit in view.levels:
-        parts.append(f"<code>{_e(v.digest)}</code> warn {_e(show(warn))}, critical "
-                     f"{_e(show(crit))}")
+        parts.append(f"<code>{_e(v.digest)}</code> warn {_e(_level(warn))}, critical "
+                     f"{_e(_level(crit))}")
     return "<br>".join(parts)
 
 

@@ -168,3 +168,18 @@ def test_errors_exit_2(tmp_path: Path) -> None:
     backwards = run("--from", "2026-11-25", "--to", "2026-11-24", "--out",
                     str(tmp_path / "o"), "--audit-log", str(log))
     assert backwards.returncode == 2 and "--to must be after --from" in backwards.stderr
+
+
+def test_a_hand_edited_record_is_reported_not_trusted(tmp_path: Path) -> None:
+    f = build(tmp_path)
+    with f["log"].open("a") as handle:
+        handle.write('{"event": "accepted", "digest": "feedfeedfeed"}\n')  # no time
+    out = tmp_path / "pack"
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "audit", "report", "--from", PERIOD[0], "--to",
+         PERIOD[1], "--out", str(out), "--audit-log", str(f["log"]), "--config",
+         str(f["thresholds"])], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {f['log']}: record 4: no readable time; skipped" in result.stderr
+    pack = orjson.loads((out / "report.json").read_bytes())
+    assert len(pack["versions"]) == 2 and pack["episodes"] is None
