@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from signals.config import Config, ConfigError, parse_taxonomy, parse_thresholds
+from signals.evaluator import reload_blocker
 from streams import paths
+from streams.governance.audit_log import AuditLog
 
 REPO_CONFIG = paths.CONFIG_DIR
 
@@ -58,12 +62,47 @@ def check_file(path: Path) -> Config | None:
 
 class ConfigWatcher:
     """Reloads a running process's config when its files change; a bad file is refused and
-    the last good config stays in force."""
+    the last good config stays in force.
 
-    def __init__(self, path: Path | None, current: Config) -> None:
+    With an audit log, every config the process adopts is recorded: the one it starts with,
+    and each reload when the driver assigns :attr:`current` (the moment it takes effect);
+    every refused reload too, with its reason.
+    """
+
+    def __init__(self, path: Path | None, current: Config,
+                 audit_log: Path | AuditLog | None = None) -> None:
         self.path = path or default_config_path()
-        self.current = current
+        self._current = current
         self._stamp = self._mtimes()
+        self.audit = AuditLog(audit_log) if isinstance(audit_log, Path) else audit_log
+        if self.audit is not None:
+            # At start a failure is loud (OSError): a process that must keep audit evidence
+            # does not run without it.
+            self.audit.accepted(current, self.path, "start")
+
+    @property
+    def current(self) -> Config:
+        return self._current
+
+    @current.setter
+    def current(self, config: Config) -> None:
+        previous, self._current = self._current, config
+        if config.digest != previous.digest:
+            self._record(lambda log: log.accepted(config, self.path, "reload", previous))
+
+    def _record(self, write: Callable[[AuditLog], object]) -> None:
+        if self.audit is None:
+            return
+        try:
+            write(self.audit)
+        except OSError as exc:
+            # Mid-run the signals matter more than the evidence: keep monitoring, say so.
+            print(f"harmwatch: cannot write the audit log {self.audit.path}: {exc}",
+                  file=sys.stderr, flush=True)
+
+    def _refuse(self, reason: str, digest: str | None = None) -> str:
+        self._record(lambda log: log.refused(reason, self.path, self._current, digest))
+        return reason
 
     def _files(self) -> list[Path]:
         files = [self.path]
@@ -86,7 +125,9 @@ class ConfigWatcher:
 
     def poll(self) -> tuple[Config | None, str | None]:
         """(new config, None) after a good change; (None, why) after a refused one;
-        (None, None) when nothing changed."""
+        (None, None) when nothing changed. A config a running engine cannot take (a new
+        pane, engine settings or taxonomy) is refused here, so the driver applies what it
+        gets and the audit log holds the reason."""
         stamp = self._mtimes()
         if stamp == self._stamp:
             return None, None
@@ -94,7 +135,10 @@ class ConfigWatcher:
         try:
             config = load_config(self.path)
         except ConfigError as exc:
-            return None, str(exc)
-        if config.digest == self.current.digest:
+            return None, self._refuse(str(exc))
+        if config.digest == self._current.digest:
             return None, None
+        blocker = reload_blocker(self._current, config)
+        if blocker is not None:
+            return None, self._refuse(blocker, config.digest)
         return config, None

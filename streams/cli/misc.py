@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from signals.config import ConfigError
+from signals.config import Config, ConfigError
 from streams.cli.args import Subparsers, duration_arg, positive
 
 
@@ -26,6 +26,20 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         per_signal = Counter(sig for (_, sig) in config.rules)
         print(f"{path}: ok — {len(config.areas)} policy areas, {len(per_signal)} signals, "
               f"{len(config.rules)} area rules, pane {config.pane_s}s, digest {config.digest}")
+        return _check_controls(config)
+    return 0
+
+
+def _check_controls(config: Config) -> int:
+    from streams.governance.controls import load_register, unowned_warnings
+
+    try:
+        register = load_register(config)
+    except ConfigError as exc:
+        print(f"invalid register of controls\n{exc}", file=sys.stderr)
+        return 1
+    for warning in unowned_warnings(config, register):
+        print(warning, file=sys.stderr)
     return 0
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from streams.cli.args import Subparsers, add_config_arg, duration_arg, load_or_exit, positive
+from streams.governance.audit_log import DEFAULT_AUDIT_LOG
 from streams.ports import DEFAULT_METRICS_PORT
 
 
@@ -23,7 +24,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         metrics_host=args.metrics_host,
         live=False if args.no_live else None, duration_s=args.duration,
         prefill_s=args.prefill, incidents=not args.no_incidents, seed=args.seed,
-        exit_at_end=args.exit_at_end,
+        exit_at_end=args.exit_at_end, audit_log=args.audit_log,
     )
     try:
         return run(config, opts)
@@ -59,6 +60,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--seed", type=int, default=7, help="simulator random seed (default 7)")
     p.add_argument("--exit-at-end", action="store_true",
                    help="file replay: exit when the file ends instead of serving metrics")
+    p.add_argument("--audit-log", type=Path, default=DEFAULT_AUDIT_LOG, metavar="FILE",
+                   help="append one JSON line per config accepted (at start and each reload) "
+                        f"or refused (default {DEFAULT_AUDIT_LOG}, under the working directory)")
     add_config_arg(p)
     p.set_defaults(func=_cmd_run)
 

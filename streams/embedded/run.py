@@ -38,6 +38,7 @@ class RunOptions:
     incidents: bool = True
     seed: int = 7
     exit_at_end: bool = False
+    audit_log: Path | None = None  # where accepted and refused configs are recorded
 
 
 def _file_source(path: Path) -> Source:
@@ -83,7 +84,7 @@ def run(config: Config, opts: RunOptions) -> int:
         speed = opts.speed if opts.speed is not None else 20.0
     live = sys.stdout.isatty() if opts.live is None else opts.live
     view = LiveView(config, pipeline, opts.metrics_port)
-    watcher = ConfigWatcher(opts.config_path, config)
+    watcher = ConfigWatcher(opts.config_path, config, opts.audit_log)
     signal.signal(signal.SIGTERM, _on_term)
     engine = pipeline.engine
     try:

@@ -1,0 +1,1 @@
+"""Change control and audit evidence: config diffs, the audit log, the controls register."""
