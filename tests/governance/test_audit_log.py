@@ -10,11 +10,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from streams.config_files import ConfigWatcher, load_config
 from streams.governance.audit_log import AuditLog, read_log
-from tests.helpers import REPO, TAXONOMY
+from tests.helpers import TAXONOMY
+from tests.support import REPO
 
 GOOD = {"version": 1, "defaults": {"minor_exposure": {"window": "5m", "warn": 8,
                                                        "critical": 15}},
@@ -191,7 +193,7 @@ def test_append_uses_one_write_per_line(tmp_path: Path, monkeypatch) -> None:  #
 
 
 def test_a_failed_write_mid_run_is_reported_and_the_config_still_applies(
-        tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_config(tmp_path, GOOD)
     watcher = ConfigWatcher(path, load_config(path), audit_log=tmp_path / "config.jsonl")
     assert watcher.audit is not None

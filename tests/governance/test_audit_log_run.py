@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.governance.audit_log import read_log
-from tests.helpers import REPO
+from tests.support import REPO
 
 
 def wait_for_records(log: Path, count: int, timeout: float = 60) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.governance.audit_fixture import PERIOD, build
 from tests.governance.png import ink_share
-from tests.helpers import REPO
+from tests.support import REPO
 
 
 def report(tmp: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:

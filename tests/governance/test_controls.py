@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from signals.config import ConfigError
+from signals.config import Config, ConfigError
 from signals.controls import parse_controls, unowned_paging_rules
-from tests.helpers import REPO, TAXONOMY, make_config
+from tests.helpers import TAXONOMY, make_config
+from tests.support import REPO
 
 DEFAULTS = {
     "minor_exposure": {"window": "5m", "warn": 8, "critical": 15},
@@ -20,7 +21,7 @@ DEFAULTS = {
 AREAS = {"body_image": {"minor_exposure": {"enabled": False}}}
 
 
-def config():  # type: ignore[no-untyped-def]
+def config() -> Config:
     return make_config(DEFAULTS, AREAS)
 
 

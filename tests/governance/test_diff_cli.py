@@ -9,7 +9,8 @@ from pathlib import Path
 import orjson
 import yaml
 
-from tests.helpers import REPO, T0, TAXONOMY, ev, line
+from tests.helpers import T0, TAXONOMY, ev, line
+from tests.support import REPO
 
 OLD = """\
 version: 1
