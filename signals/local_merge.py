@@ -12,16 +12,18 @@ from signals.events import Rejected
 from signals.ingest import Outcome, Tally
 from signals.merge import AreaMerge, SourcePartition
 from signals.pane_messages import PaneMessage, decode, encode
+from signals.snapshots import KEEP_CLOSED_EPISODES
 
 
 class LocalMerge:
     """Every source partition and every area in one process, no Kafka: for tests and for
     checking that the partitioned path equals the single engine."""
 
-    def __init__(self, config: Config, sources: list[str]) -> None:
+    def __init__(self, config: Config, sources: list[str],
+                 keep_closed: int = KEEP_CLOSED_EPISODES) -> None:
         self.config = config
         self.parts = {s: SourcePartition(config, s, config.areas) for s in sources}
-        self.merges = {a: AreaMerge(config, a, sources) for a in config.areas}
+        self.merges = {a: AreaMerge(config, a, sources, keep_closed) for a in config.areas}
         self.offsets = dict.fromkeys(config.areas, 0)
         self.tally: Tally = {}
 

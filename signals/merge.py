@@ -51,6 +51,8 @@ from signals.pane_messages import (
     source_id,
     watermark_headers,
 )
+from signals.records import Episode
+from signals.snapshots import KEEP_CLOSED_EPISODES, SnapshotSize, keep_recent, snapshot_size
 
 __all__ = ["WATERMARK_HEADER", "AreaMerge", "PaneMessage", "SourcePartition", "decode",
            "encode", "pane_partition", "source_id", "watermark_headers"]
@@ -187,6 +189,10 @@ class SourcePartition:
         return [(area, PaneMessage(self.source, to, self.first_pane, {}, idle=True))
                 for area in self.areas]
 
+    def snapshot_size(self, with_ids: bool = False) -> SnapshotSize:
+        """What :meth:`to_state` would weigh as one record (pane messages taken first)."""
+        return snapshot_size(self.to_state(with_ids=with_ids))
+
     def to_state(self, with_ids: bool = True) -> dict[str, Any]:
         """``with_ids=False``: the owner re-reads the log from :meth:`replay_from` with
         :meth:`rebuild_ids` after a restore."""
@@ -243,10 +249,19 @@ class SourcePartition:
 
 
 class AreaMerge:
-    """One policy area's merged view over every source partition."""
+    """One policy area's merged view over every source partition.
 
-    def __init__(self, config: Config, area: str, sources: Iterable[str]) -> None:
+    ``keep_closed``: closed alert episodes kept (in memory and in the snapshot) besides the
+    open ones; older ones have been handed out by :meth:`take_closed` when they closed.
+    Rows, alert states and open episodes never depend on them, so the bound changes
+    nothing the worker emits, only how far back ``evaluator.episodes`` reaches.
+    """
+
+    def __init__(self, config: Config, area: str, sources: Iterable[str],
+                 keep_closed: int = KEEP_CLOSED_EPISODES) -> None:
         self.area = area
+        self.keep_closed = keep_closed
+        self._closed_out: list[Episode] = []
         self.sources = tuple(sources)
         self.evaluator = Evaluator(config, areas=[area])
         self.frontier: dict[str, float] = {}
@@ -299,9 +314,30 @@ class AreaMerge:
             return
         if self.firsts:
             self.evaluator.begin_at(min(self.firsts.values()))
+        episodes = self.evaluator.episodes
+        was_open = {id(e) for e in episodes if e.ended_at is None}
+        known = len(episodes)
         self.evaluator.close_through(int(end))
+        self._closed_out.extend(
+            e for i, e in enumerate(episodes)
+            if e.ended_at is not None and (i >= known or id(e) in was_open))
+        self._bound()
+
+    def _bound(self) -> None:
+        kept = keep_recent(self.evaluator.episodes, self.keep_closed)
+        if kept is not self.evaluator.episodes:
+            self.evaluator.episodes[:] = kept  # in place: drivers may hold the list
+
+    def take_closed(self) -> list[Episode]:
+        """Episodes that closed since the last call, in order (to append to a log)."""
+        out, self._closed_out = self._closed_out, []
+        return out
+
+    def snapshot_size(self) -> SnapshotSize:
+        return snapshot_size(self.to_state())
 
     def to_state(self) -> dict[str, Any]:
+        self._bound()
         return {
             "evaluator": self.evaluator.to_state(),
             "frontier": self.frontier,
@@ -318,3 +354,5 @@ class AreaMerge:
         self.idle = set(state.get("idle", ()))
         self.next_offset = int(state["next_offset"])
         self.late_panes = int(state["late_panes"])
+        self._closed_out = []
+        self._bound()  # a snapshot written before the bound

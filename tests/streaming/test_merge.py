@@ -442,3 +442,56 @@ def test_a_frozen_owners_idle_notice_changes_nothing(config: Config) -> None:
 def _declare_idle(merge: LocalMerge, src: str, offset: int) -> int:
     """The idle check: a watermark record with the group's watermark (the offsets used)."""
     return 1 if merge.idle(src, offset) else 0
+
+
+# --- snapshot bounds (issue #9 item 8) ---------------------------------------------------
+
+def test_closed_episodes_are_bounded_and_handed_out_without_changing_the_output(
+        config: Config) -> None:
+    lines = _sim_lines(50)
+    per = _route(lines, 2)
+    full = LocalMerge(config, list(per))
+    bounded = LocalMerge(config, list(per), keep_closed=0)
+    sizes = []
+    taken = []
+    rows: dict[str, list[SignalRow]] = {"full": [], "bounded": []}
+    chunks = [(src, i) for src in per for i in range(0, len(per[src]), 200)]
+    chunks.sort(key=lambda c: (c[1], c[0]))  # round robin over the partitions
+    for n, (src, start) in enumerate(chunks):
+        for i in range(start, min(start + 200, len(per[src]))):
+            full.feed(src, i, per[src][i])
+            bounded.feed(src, i, per[src][i])
+        for name, lm in (("full", full), ("bounded", bounded)):
+            rows[name] += [r for m in lm.merges.values() for r in m.evaluator.drain_rows()]
+        taken += [e for m in bounded.merges.values() for e in m.take_closed()]
+        if n % 10 == 0:  # a restart of the area's owner, from its bounded snapshot
+            old = bounded.merges["youth_safety"]
+            state = msgspec.json.decode(msgspec.json.encode(old.to_state()))
+            kept = [msgspec.convert(e, Episode) for e in state["evaluator"]["episodes"]]
+            assert kept == [e for e in full.merges["youth_safety"].evaluator.episodes
+                            if e.ended_at is None]  # open ones only
+            sizes.append(len(kept))
+            new = AreaMerge(config, "youth_safety", list(per), keep_closed=0)
+            new.restore(state)
+            bounded.merges["youth_safety"] = new
+    closed = [e for m in full.merges.values() for e in m.evaluator.episodes
+              if e.ended_at is not None]
+    assert len(closed) == 2  # the two youth_safety episodes the incidents cause
+    assert sorted(taken, key=_ekey) == sorted(closed, key=_ekey)
+    assert sorted(rows["bounded"], key=_key) == sorted(rows["full"], key=_key)
+    assert not any(e.ended_at for m in bounded.merges.values() for e in m.evaluator.episodes)
+    assert max(sizes) > 0  # some restarts happened during an episode
+
+
+def test_snapshot_size_names_the_part_over_the_limit(config: Config) -> None:
+    lines = _sim_lines(12)
+    part = SourcePartition(config, "t.reports:0", config.areas)
+    part.feed_batch(enumerate(lines), {})
+    part.take_messages()
+    size = part.snapshot_size()
+    assert size.total == len(msgspec.json.encode(part.to_state(with_ids=False)))
+    panes = len(msgspec.json.encode(part.to_state(with_ids=False)["ingest"]["panes"]))
+    assert size.parts["ingest.panes"] == panes
+    assert size.refusal("t.reports:0", size.total) is None
+    message = size.refusal("t.reports:0", 1000)
+    assert message is not None and "ingest.panes" in message and str(size.total) in message
