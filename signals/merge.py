@@ -109,13 +109,31 @@ class SourcePartition:
         """Messages of this partition in offset order; returns the rejected ones.
 
         Offsets this state already covers (a redelivery) are skipped. The valid events
-        go to the engine's batch loop in one call.
+        go to the engine's batch loop in one call. ``now`` (the driver's clock at this
+        read) is the future-date guard's reference, so a re-read after a crash may judge
+        an event differently; :meth:`feed_sent` does not.
         """
+        limit = future_limit(self.max_future_s, now)
+        return self._feed(((o, raw, limit) for o, raw in records), tally)
+
+    def feed_sent(self, records: Iterable[tuple[int, bytes, float]],
+                  tally: Tally) -> list[tuple[int, Rejected]]:
+        """Like :meth:`feed_batch`, each message with the time it was sent (its Kafka
+        record timestamp, in seconds): an event dated more than ``max_future_s`` after it
+        is rejected. The timestamp is part of the record, so every read of an offset —
+        the first, a re-read after a crash, a new owner's — decides the same."""
+        ahead = self.max_future_s
+        if ahead is None:
+            return self._feed(((o, raw, None) for o, raw, _ in records), tally)
+        return self._feed(((o, raw, sent + ahead) for o, raw, sent in records), tally)
+
+    def _feed(self, records: Iterable[tuple[int, bytes, float | None]],
+              tally: Tally) -> list[tuple[int, Rejected]]:
+        """``records``: offset, message and the newest admissible event time (or None)."""
         rejected: list[tuple[int, Rejected]] = []
         events: list[Event] = []
         first = -1
-        limit = future_limit(self.max_future_s, now)
-        for offset, raw in records:
+        for offset, raw, limit in records:
             if offset < self.next_offset:
                 continue
             if first < 0:
@@ -127,9 +145,9 @@ class SourcePartition:
                 continue
             assert not isinstance(event, Rejected)
             if limit is not None:
-                ahead = too_far_ahead(event, limit)
-                if ahead is not None:
-                    rejected.append((offset, ahead))
+                refused = too_far_ahead(event, limit)
+                if refused is not None:
+                    rejected.append((offset, refused))
                     continue
             events.append(event)
         if first >= 0:

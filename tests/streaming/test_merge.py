@@ -495,3 +495,37 @@ def test_snapshot_size_names_the_part_over_the_limit(config: Config) -> None:
     assert size.refusal("t.reports:0", size.total) is None
     message = size.refusal("t.reports:0", 1000)
     assert message is not None and "ingest.panes" in message and str(size.total) in message
+
+
+# --- future dates (issue #9 item 7) ------------------------------------------------------
+
+def _report(event_id: str, at: dt.datetime) -> bytes:
+    return (b'{"event_id": "%s", "type": "report", "occurred_at": "%s",'
+            b' "policy_area": "youth_safety", "reporter": "user"}'
+            % (event_id.encode(), at.isoformat().encode()))
+
+
+def test_future_date_guard_decides_the_same_on_a_re_read(config: Config) -> None:
+    """An event dated 11 minutes after its record was sent is refused at the first read and
+    again when the partition is re-read from a snapshot two hours later."""
+    sent = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+    records = [(0, _report("ok-1", sent), sent.timestamp()),
+               (1, _report("ahead", sent + dt.timedelta(minutes=11)), sent.timestamp() + 1),
+               (2, _report("ok-2", sent + dt.timedelta(minutes=9)), sent.timestamp() + 2),
+               (3, _report("ok-3", sent + dt.timedelta(minutes=12)), sent.timestamp() + 180)]
+    tally: dict[tuple[str, str, str], int] = {}
+    first = SourcePartition(config, "t.reports:0", config.areas, max_future_s=600)
+    snapshot = msgspec.json.decode(msgspec.json.encode(first.to_state()))
+    refused = first.feed_sent(records, tally)
+    assert [(o, r.reason, r.event_id) for o, r in refused] == [
+        (1, "future_timestamp:occurred_at", "ahead")]
+    again = SourcePartition(config, "t.reports:0", config.areas, max_future_s=600)
+    again.restore(snapshot)  # a crash before the next snapshot: the offsets come again
+    assert [o for o, _ in again.feed_sent(records, tally)] == [1]
+    assert again.ingest.counted == first.ingest.counted == 3
+    assert first.ingest.late == again.ingest.late == 0
+    # Without the guard (a backtest) everything is admitted, and the event dated ahead
+    # makes the one 9 minutes ahead late: what the guard is there to prevent.
+    free = SourcePartition(config, "t.reports:0", config.areas)
+    assert free.feed_sent(records, tally) == []
+    assert (free.ingest.counted, free.ingest.late) == (3, 1)
