@@ -280,6 +280,7 @@ class AreaMerge:
         self.area = area
         self.keep_closed = keep_closed
         self._closed_out: list[Episode] = []
+        self._open: list[Episode] = []
         self.sources = tuple(sources)
         self.evaluator = Evaluator(config, areas=[area])
         self.frontier: dict[str, float] = {}
@@ -333,12 +334,13 @@ class AreaMerge:
         if self.firsts:
             self.evaluator.begin_at(min(self.firsts.values()))
         episodes = self.evaluator.episodes
-        was_open = {id(e) for e in episodes if e.ended_at is None}
         known = len(episodes)
         self.evaluator.close_through(int(end))
-        self._closed_out.extend(
-            e for i, e in enumerate(episodes)
-            if e.ended_at is not None and (i >= known or id(e) in was_open))
+        # Open at the last advance and closed since (here or by a reconfigure), or opened
+        # and closed within this one; new episodes are appended, never inserted.
+        self._closed_out.extend(e for e in self._open if e.ended_at is not None)
+        self._closed_out.extend(e for e in episodes[known:] if e.ended_at is not None)
+        self._open = [e for e in episodes if e.ended_at is None]
         self._bound()
 
     def _bound(self) -> None:
@@ -347,7 +349,8 @@ class AreaMerge:
             self.evaluator.episodes[:] = kept  # in place: drivers may hold the list
 
     def take_closed(self) -> list[Episode]:
-        """Episodes that closed since the last call, in order (to append to a log)."""
+        """Episodes that closed since the last call (to append to a log). After a restore,
+        those that closed after its snapshot come again, as rows do (at least once)."""
         out, self._closed_out = self._closed_out, []
         return out
 
@@ -373,4 +376,5 @@ class AreaMerge:
         self.next_offset = int(state["next_offset"])
         self.late_panes = int(state["late_panes"])
         self._closed_out = []
+        self._open = [e for e in self.evaluator.episodes if e.ended_at is None]
         self._bound()  # a snapshot written before the bound

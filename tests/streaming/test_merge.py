@@ -529,3 +529,21 @@ def test_future_date_guard_decides_the_same_on_a_re_read(config: Config) -> None
     free = SourcePartition(config, "t.reports:0", config.areas)
     assert free.feed_sent(records, tally) == []
     assert (free.ingest.counted, free.ingest.late) == (3, 1)
+
+
+def test_an_event_behind_an_idle_record_is_late_at_its_source_not_dropped_by_the_merge(
+        config: Config) -> None:
+    pane = config.pane_s
+    t0 = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+    merge = LocalMerge(config, ["a:0", "a:1"])
+    for i in range(20):  # a:0 is busy for 20 panes
+        merge.feed("a:0", i, _report(f"busy-{i}", t0 + dt.timedelta(seconds=i * pane)))
+    merge.feed("a:1", 0, _report("quiet-0", t0))
+    assert merge.idle("a:1", 1)  # quiet: advanced to what a:0 has closed
+    closed = merge.merges["youth_safety"].evaluator.closed_until
+    assert closed == merge.parts["a:0"].ingest.closed_until
+    # An event of a:1 dated before that watermark is counted late, where the metrics see it.
+    assert merge.feed("a:1", 2, _report("behind", t0 + dt.timedelta(seconds=pane))) == "late"
+    assert sum(m.late_panes for m in merge.merges.values()) == 0
+    assert merge.parts["a:1"].ingest.late == 1
+    assert merge.tally[("report", "youth_safety", "late")] == 1
