@@ -46,9 +46,8 @@ class LocalMerge:
         record at ``offset`` of its log with the group's watermark. False (and no offset
         used) when there is nothing to advance to."""
         part = self.parts[source]
-        mark = next(iter(self.merges.values())).group_watermark(source)
-        if mark is None or int(mark // self.config.pane_s) * self.config.pane_s <= (
-                part.ingest.closed_until):
+        mark = part.idle_watermark(next(iter(self.merges.values())).group_watermark(source))
+        if mark is None:
             return False
         part.advance(offset, mark)
         self.publish(part, part.take_messages())

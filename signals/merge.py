@@ -198,6 +198,15 @@ class SourcePartition:
                                    idle=self._quiet))
                 for area in self.areas]
 
+    def idle_watermark(self, group: float | None) -> float | None:
+        """The watermark record to write into this quiet, caught-up partition, given the
+        group's watermark (:meth:`AreaMerge.group_watermark`); None when it would close
+        nothing."""
+        if group is None:
+            return None
+        end = int(group // self.ingest.pane) * self.ingest.pane
+        return float(end) if end > self.ingest.closed_until else None
+
     def idle_messages(self) -> list[tuple[str, PaneMessage]]:
         """An advisory notice (the frontier already announced, flagged idle): it marks the
         source as quiet for :meth:`AreaMerge.group_watermark` and moves nothing. To let the
@@ -288,7 +297,10 @@ class AreaMerge:
         # Sources whose latest message was flagged idle: advisory, see group_watermark.
         self.idle: set[str] = set()
         self.next_offset = 0  # panes-topic offset not yet applied
-        self.late_panes = 0  # partial panes that arrived after the merged view closed them
+        # Partial panes that arrived after the merged view closed them. Stays 0 now that no
+        # source is skipped (a source never sends a pane behind its own frontier); kept as
+        # the alarm for a broken invariant.
+        self.late_panes = 0
 
     def apply(self, offset: int, msg: PaneMessage) -> bool:
         """Apply one pane message; False when it was already applied or is stale."""
