@@ -21,7 +21,7 @@ from typing import IO
 
 import msgspec
 
-from signals.config import Config
+from signals.config import SEVERITIES, Config
 from signals.events import Rejected, decode_event
 from signals.local_merge import LocalMerge
 from signals.pipeline import Pipeline
@@ -88,9 +88,11 @@ def run_partitioned(config: Config, events: Path, partitions: int,
             merge.watermark((int(newest // config.pane_s) + 1) * config.pane_s)
         _write(merge, out, keep_rows)
     engine = pipeline.engine
+    # By start, then as one evaluator lists what starts together: warn before critical.
     engine.evaluator.episodes = sorted(
         (e for m in merge.merges.values() for e in m.evaluator.episodes),
-        key=lambda e: (e.started_at, e.policy_area, e.market or "", e.signal, e.severity))
+        key=lambda e: (e.started_at, e.policy_area, e.market or "", e.signal,
+                       SEVERITIES.index(e.severity)))
     parts = [p.ingest for p in merge.parts.values()]
     engine.ingest.counted = sum(i.counted for i in parts)
     engine.ingest.duplicates = sum(i.duplicates for i in parts)
