@@ -14,6 +14,8 @@ clock: neither idleness nor the future-date guard applies.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,7 +28,8 @@ from signals.events import Rejected, decode_event
 from signals.local_merge import LocalMerge
 from signals.pipeline import Pipeline
 from signals.records import SignalRow
-from streams.backtest.replay import RejectWriter
+from streams.backtest.replay import PROGRESS_MIN_BYTES, RejectWriter
+from streams.backtest.replay import _lines as progress_lines
 
 _encoder = msgspec.json.Encoder()
 STREAMS = ("decision", "appeal", "report")
@@ -46,7 +49,9 @@ def sources(partitions: int) -> list[str]:
 
 def _lines(path: Path, stack: ExitStack) -> Iterator[bytes]:
     handle = stack.enter_context(path.open("rb", buffering=1 << 20))
-    for raw in handle:
+    size = os.fstat(handle.fileno()).st_size
+    show = sys.stderr.isatty() and size > PROGRESS_MIN_BYTES
+    for raw in progress_lines(handle, size) if show else handle:
         if raw.strip():
             yield raw.rstrip(b"\r\n")
 
