@@ -9,7 +9,16 @@ against the single-engine backtest:
   worker publishes on the internal panes topic keyed by area.
 - :class:`AreaMerge` holds one :class:`signals.evaluator.Evaluator` restricted to one area. It
   sums the partials of every source partition and closes a pane only when every source
-  partition that is not idle has announced a frontier past it.
+  partition has announced a frontier past it: none is ever skipped, so no pane closes
+  without the data a source still holds for it.
+
+A quiet source partition moves the merge by moving its own frontier: the worker writes a
+watermark control record into that partition (:func:`watermark_headers`) carrying the
+group's watermark (:meth:`AreaMerge.group_watermark`, what the other, active partitions
+have closed). The record has an offset in the partition's own log, so whoever owns the
+partition applies it at the same place (a frozen ex-owner's record lands after the backlog
+its successor is reading), and an event behind it is counted *late* at the source, never
+dropped at the merge.
 
 Recovery rules (see docs/streaming.md): a partition's snapshot stores ``next_offset``, so a
 redelivered message the snapshot already covers is skipped; pane messages are idempotent
@@ -20,11 +29,8 @@ the next panes-topic offset it has not applied.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
-
-import msgspec
 
 from signals.admission import future_limit, too_far_ahead
 from signals.config import Config
@@ -33,49 +39,23 @@ from signals.evaluator import Evaluator
 from signals.events import Event, Rejected, decode_event
 from signals.ingest import COUNTED, DUPLICATE, LATE, Ingest, Outcome, Tally
 from signals.keys import Bucket, key_of, key_str
+from signals.pane_messages import (
+    NEG_INF,
+    WATERMARK_HEADER,
+    PaneDicts,
+    PaneMessage,
+    decode,
+    encode,
+    group_watermark,
+    pane_partition,
+    source_id,
+    watermark_headers,
+)
+from signals.records import Episode
+from signals.snapshots import KEEP_CLOSED_EPISODES, SnapshotSize, keep_recent, snapshot_size
 
-NEG_INF = float("-inf")
-WATERMARK_HEADER = "harmwatch-watermark"
-
-PaneDicts = dict[str, dict[str, dict[str, object]]]  # pane start -> key -> Counts.to_dict()
-
-
-class PaneMessage(msgspec.Struct, omit_defaults=True):
-    """What one source partition tells one area's merge.
-
-    ``to``: every pane starting before it is final in this source (its ``closed_until``).
-    ``first``: the first pane with data of any area in this source (windows start there).
-    ``panes``: this area's counts of the panes closed since the previous message.
-    ``idle``: the source is caught up and quiet; do not wait for it.
-    """
-
-    src: str
-    to: float | None = None
-    first: int | None = None
-    panes: PaneDicts = {}
-    idle: bool = False
-
-
-_encode = msgspec.json.Encoder().encode
-_decode_pane = msgspec.json.Decoder(PaneMessage).decode
-
-
-def encode(msg: PaneMessage) -> bytes:
-    return _encode(msg)
-
-
-def decode(raw: bytes) -> PaneMessage:
-    return _decode_pane(raw)
-
-
-def source_id(topic: str, partition: int) -> str:
-    return f"{topic}:{partition}"
-
-
-def pane_partition(area: str, partitions: int) -> int:
-    """The panes partition of an area, chosen here rather than by a client's partitioner so
-    that a worker taking a panes partition over knows which areas' snapshots to restore."""
-    return zlib.crc32(area.encode()) % partitions
+__all__ = ["WATERMARK_HEADER", "AreaMerge", "PaneMessage", "SourcePartition", "decode",
+           "encode", "pane_partition", "source_id", "watermark_headers"]
 
 
 class SourcePartition:
@@ -93,6 +73,7 @@ class SourcePartition:
         self.first_pane: int | None = None
         self.announced: float = NEG_INF  # frontier last sent to the merge
         self.idle_announced = False
+        self._quiet = False  # the frontier last moved by a watermark record, not by events
         self._outbox: dict[str, PaneDicts] = {}
         # Source offsets where the older and the younger dedupe generation began: replaying
         # the log from the first one rebuilds every id the engine still remembers, so a
@@ -128,13 +109,31 @@ class SourcePartition:
         """Messages of this partition in offset order; returns the rejected ones.
 
         Offsets this state already covers (a redelivery) are skipped. The valid events
-        go to the engine's batch loop in one call.
+        go to the engine's batch loop in one call. ``now`` (the driver's clock at this
+        read) is the future-date guard's reference, so a re-read after a crash may judge
+        an event differently; :meth:`feed_sent` does not.
         """
+        limit = future_limit(self.max_future_s, now)
+        return self._feed(((o, raw, limit) for o, raw in records), tally)
+
+    def feed_sent(self, records: Iterable[tuple[int, bytes, float]],
+                  tally: Tally) -> list[tuple[int, Rejected]]:
+        """Like :meth:`feed_batch`, each message with the time it was sent (its Kafka
+        record timestamp, in seconds): an event dated more than ``max_future_s`` after it
+        is rejected. The timestamp is part of the record, so every read of an offset —
+        the first, a re-read after a crash, a new owner's — decides the same."""
+        ahead = self.max_future_s
+        if ahead is None:
+            return self._feed(((o, raw, None) for o, raw, _ in records), tally)
+        return self._feed(((o, raw, sent + ahead) for o, raw, sent in records), tally)
+
+    def _feed(self, records: Iterable[tuple[int, bytes, float | None]],
+              tally: Tally) -> list[tuple[int, Rejected]]:
+        """``records``: offset, message and the newest admissible event time (or None)."""
         rejected: list[tuple[int, Rejected]] = []
         events: list[Event] = []
         first = -1
-        limit = future_limit(self.max_future_s, now)
-        for offset, raw in records:
+        for offset, raw, limit in records:
             if offset < self.next_offset:
                 continue
             if first < 0:
@@ -146,12 +145,13 @@ class SourcePartition:
                 continue
             assert not isinstance(event, Rejected)
             if limit is not None:
-                ahead = too_far_ahead(event, limit)
-                if ahead is not None:
-                    rejected.append((offset, ahead))
+                refused = too_far_ahead(event, limit)
+                if refused is not None:
+                    rejected.append((offset, refused))
                     continue
             events.append(event)
         if first >= 0:
+            self._quiet = False
             rotations = self.ingest.rotations
             self.ingest.ingest_batch(events, tally)
             self._note_rotations(rotations, first)
@@ -174,7 +174,10 @@ class SourcePartition:
             return False
         self.next_offset = offset + 1
         rotations = self.ingest.rotations
+        before = self.ingest.closed_until
         self.ingest.close_through(watermark)
+        if self.ingest.closed_until > before:
+            self._quiet = True
         self._note_rotations(rotations, offset)
         return True
 
@@ -191,14 +194,31 @@ class SourcePartition:
         self.announced = closed
         self.idle_announced = False
         to = None if closed == NEG_INF else closed
-        return [(area, PaneMessage(self.source, to, self.first_pane, out.get(area, {})))
+        return [(area, PaneMessage(self.source, to, self.first_pane, out.get(area, {}),
+                                   idle=self._quiet))
                 for area in self.areas]
 
+    def idle_watermark(self, group: float | None) -> float | None:
+        """The watermark record to write into this quiet, caught-up partition, given the
+        group's watermark (:meth:`AreaMerge.group_watermark`); None when it would close
+        nothing."""
+        if group is None:
+            return None
+        end = int(group // self.ingest.pane) * self.ingest.pane
+        return float(end) if end > self.ingest.closed_until else None
+
     def idle_messages(self) -> list[tuple[str, PaneMessage]]:
+        """An advisory notice (the frontier already announced, flagged idle): it marks the
+        source as quiet for :meth:`AreaMerge.group_watermark` and moves nothing. To let the
+        merge pass a quiet partition, write a watermark record into it instead."""
         self.idle_announced = True
         to = None if self.announced == NEG_INF else self.announced
         return [(area, PaneMessage(self.source, to, self.first_pane, {}, idle=True))
                 for area in self.areas]
+
+    def snapshot_size(self, with_ids: bool = False) -> SnapshotSize:
+        """What :meth:`to_state` would weigh as one record (pane messages taken first)."""
+        return snapshot_size(self.to_state(with_ids=with_ids))
 
     def to_state(self, with_ids: bool = True) -> dict[str, Any]:
         """``with_ids=False``: the owner re-reads the log from :meth:`replay_from` with
@@ -256,17 +276,31 @@ class SourcePartition:
 
 
 class AreaMerge:
-    """One policy area's merged view over every source partition."""
+    """One policy area's merged view over every source partition.
 
-    def __init__(self, config: Config, area: str, sources: Iterable[str]) -> None:
+    ``keep_closed``: closed alert episodes kept (in memory and in the snapshot) besides the
+    open ones; older ones have been handed out by :meth:`take_closed` when they closed.
+    Rows, alert states and open episodes never depend on them, so the bound changes
+    nothing the worker emits, only how far back ``evaluator.episodes`` reaches.
+    """
+
+    def __init__(self, config: Config, area: str, sources: Iterable[str],
+                 keep_closed: int = KEEP_CLOSED_EPISODES) -> None:
         self.area = area
+        self.keep_closed = keep_closed
+        self._closed_out: list[Episode] = []
+        self._open: list[Episode] = []
         self.sources = tuple(sources)
         self.evaluator = Evaluator(config, areas=[area])
         self.frontier: dict[str, float] = {}
         self.firsts: dict[str, int] = {}
+        # Sources whose latest message was flagged idle: advisory, see group_watermark.
         self.idle: set[str] = set()
         self.next_offset = 0  # panes-topic offset not yet applied
-        self.late_panes = 0  # partial panes that arrived after the merged view closed them
+        # Partial panes that arrived after the merged view closed them. Stays 0 now that no
+        # source is skipped (a source never sends a pane behind its own frontier); kept as
+        # the alarm for a broken invariant.
+        self.late_panes = 0
 
     def apply(self, offset: int, msg: PaneMessage) -> bool:
         """Apply one pane message; False when it was already applied or is stale."""
@@ -276,13 +310,8 @@ class AreaMerge:
         src = msg.src
         if msg.idle:
             self.idle.add(src)
-            return True
-        if src in self.idle:
-            # A quiet source woke up: every other idle source must speak again (data or a
-            # fresh idle notice) before the merge may pass it. Otherwise sources resuming
-            # one after another (after a broker outage, say) would close panes the later
-            # ones still hold.
-            self.idle.clear()
+        else:
+            self.idle.discard(src)
         if msg.first is not None:
             have = self.firsts.get(src)
             self.firsts[src] = msg.first if have is None else min(have, msg.first)
@@ -301,10 +330,14 @@ class AreaMerge:
         return True
 
     def merged_frontier(self) -> float:
-        waiting = [self.frontier.get(s, NEG_INF) for s in self.sources if s not in self.idle]
-        if not waiting:
-            return NEG_INF  # everything is idle: nothing new can be final
-        return min(waiting)
+        """Every source is waited for, idle or not: a pane is final only when each source
+        has closed it itself."""
+        return min((self.frontier.get(s, NEG_INF) for s in self.sources), default=NEG_INF)
+
+    def group_watermark(self, quiet: str) -> float | None:
+        """The watermark a quiet, caught-up source may be advanced to; see
+        :func:`group_watermark`."""
+        return group_watermark(self.frontier, self.sources, self.idle, quiet)
 
     def advance(self) -> None:
         end = self.merged_frontier()
@@ -312,9 +345,32 @@ class AreaMerge:
             return
         if self.firsts:
             self.evaluator.begin_at(min(self.firsts.values()))
+        episodes = self.evaluator.episodes
+        known = len(episodes)
         self.evaluator.close_through(int(end))
+        # Open at the last advance and closed since (here or by a reconfigure), or opened
+        # and closed within this one; new episodes are appended, never inserted.
+        self._closed_out.extend(e for e in self._open if e.ended_at is not None)
+        self._closed_out.extend(e for e in episodes[known:] if e.ended_at is not None)
+        self._open = [e for e in episodes if e.ended_at is None]
+        self._bound()
+
+    def _bound(self) -> None:
+        kept = keep_recent(self.evaluator.episodes, self.keep_closed)
+        if kept is not self.evaluator.episodes:
+            self.evaluator.episodes[:] = kept  # in place: drivers may hold the list
+
+    def take_closed(self) -> list[Episode]:
+        """Episodes that closed since the last call (to append to a log). After a restore,
+        those that closed after its snapshot come again, as rows do (at least once)."""
+        out, self._closed_out = self._closed_out, []
+        return out
+
+    def snapshot_size(self) -> SnapshotSize:
+        return snapshot_size(self.to_state())
 
     def to_state(self) -> dict[str, Any]:
+        self._bound()
         return {
             "evaluator": self.evaluator.to_state(),
             "frontier": self.frontier,
@@ -328,40 +384,9 @@ class AreaMerge:
         self.evaluator.restore(state["evaluator"])
         self.frontier = {k: float(v) for k, v in state["frontier"].items()}
         self.firsts = {k: int(v) for k, v in state["firsts"].items()}
-        self.idle = set(state["idle"])
+        self.idle = set(state.get("idle", ()))
         self.next_offset = int(state["next_offset"])
         self.late_panes = int(state["late_panes"])
-
-
-Send = Callable[[str, PaneMessage], None]
-
-
-class LocalMerge:
-    """Every source partition and every area in one process, no Kafka: for tests and for
-    checking that the partitioned path equals the single engine."""
-
-    def __init__(self, config: Config, sources: list[str]) -> None:
-        self.config = config
-        self.parts = {s: SourcePartition(config, s, config.areas) for s in sources}
-        self.merges = {a: AreaMerge(config, a, sources) for a in config.areas}
-        self.offsets = dict.fromkeys(config.areas, 0)
-        self.tally: Tally = {}
-
-    def publish(self, part: SourcePartition, messages: list[tuple[str, PaneMessage]]) -> None:
-        for area, msg in messages:
-            merge = self.merges[area]
-            # Through the wire format, as the worker does.
-            merge.apply(self.offsets[area], decode(encode(msg)))
-            self.offsets[area] += 1
-            merge.advance()
-
-    def feed(self, source: str, offset: int, raw: bytes) -> Outcome | Rejected | None:
-        part = self.parts[source]
-        result = part.feed(offset, raw, self.tally)
-        self.publish(part, part.take_messages())
-        return result
-
-    def watermark(self, watermark: float) -> None:
-        for part in self.parts.values():
-            part.advance(part.next_offset, watermark)
-            self.publish(part, part.take_messages())
+        self._closed_out = []
+        self._open = [e for e in self.evaluator.episodes if e.ended_at is None]
+        self._bound()  # a snapshot written before the bound

@@ -16,8 +16,14 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     config = load_or_exit(args.config)
     rows: list[SignalRow] | None = [] if args.html else None
     try:
-        pipeline = run_backtest(config, args.events, args.signals_out, args.rejects_out,
-                                keep_rows=rows)
+        if args.partitions:
+            from streams.backtest.partitioned import run_partitioned
+
+            pipeline = run_partitioned(config, args.events, args.partitions, args.signals_out,
+                                       args.rejects_out, keep_rows=rows)
+        else:
+            pipeline = run_backtest(config, args.events, args.signals_out, args.rejects_out,
+                                    keep_rows=rows)
     except OSError as exc:
         print(f"harmwatch: cannot read or write: {exc.filename or ''}: "
               f"{exc.strerror or exc}", file=sys.stderr)
@@ -43,6 +49,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _partitions(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1024:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1 to 1024 "
+                                         "(the worker's `partitions` setting)")
+    return int(text)
+
+
 def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "backtest", help="replay a JSON Lines file: which alerts would have fired",
@@ -63,5 +76,9 @@ def register(sub: Subparsers) -> None:
                         "levels, with the episodes shaded")
     p.add_argument("--all-areas", action="store_true",
                    help="with --html: chart every area and signal, not only those that alerted")
+    p.add_argument("--partitions", type=_partitions, metavar="N",
+                   help="replay as a worker with N partitions per source topic sees it "
+                        "(routed by event_id as `harmwatch produce` does; lateness per "
+                        "partition): the worker's exact rows and episodes")
     p.set_defaults(func=_cmd_backtest)
 
