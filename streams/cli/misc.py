@@ -70,6 +70,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     for incident in incidents:
         print(f"incident {incident.kind}: {incident.area} {incident.signal} from "
               f"{incident.start.isoformat()} for {incident.duration_s}s", file=sys.stderr)
+    if args.incidents_out is not None:
+        from streams.backtest.incidents import dump_incidents
+
+        dump_incidents([i.known() for i in incidents], args.incidents_out)
+        print(f"incidents: {args.incidents_out}", file=sys.stderr)
     print(f"wrote {lines:,} lines", file=sys.stderr)
     return 0
 
@@ -127,6 +132,9 @@ def register(sub: Subparsers) -> None:
     sim.add_argument("--incidents-after", type=duration_arg, default=3600, metavar="D",
                      help="first incident after this much event time (default 1h, so "
                           "baselines are warm)")
+    sim.add_argument("--incidents-out", type=Path, metavar="FILE",
+                     help="write the injected incidents (CSV for .csv, else YAML) for "
+                          "`backtest --incidents`")
     sim.add_argument("--scale", type=positive, default=1.0,
                      help="multiply every rate (default 1.0, about 1,200 events per minute)")
     sim.add_argument("--invalid-rate", type=float, default=0.0, metavar="P",

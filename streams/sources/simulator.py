@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import orjson
 
+from streams.backtest.incidents import KnownIncident
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -67,6 +69,10 @@ class Incident:
 
     def active(self, t: dt.datetime) -> bool:
         return self.start <= t < self.end
+
+    def known(self) -> KnownIncident:
+        """This incident as a row of an incidents file (the answer key of a backtest)."""
+        return KnownIncident(self.area, self.start, self.end, self.signal, self.kind)
 
 
 # kind -> (area, signal, how the profile changes)
