@@ -65,7 +65,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
         args.score_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n",
                                   encoding="utf-8")
-        print(f"score: {args.score_out}", file=sys.stderr)
+        print(f"score file: {args.score_out}", file=sys.stderr)
     if args.html:
         from streams.backtest.html_report import render
 
@@ -73,8 +73,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         summary = (f"{args.events.name}: {engine.ingest.counted:,} events counted, "
                    f"{engine.ingest.duplicates:,} duplicates, {engine.ingest.late:,} late, "
                    f"{pipeline.invalid_total:,} invalid; config {config.digest}")
-        args.html.write_text(render(config, rows or [], episodes, summary, args.all_areas),
-                             encoding="utf-8")
+        args.html.write_text(render(config, rows or [], episodes, summary, args.all_areas,
+                                    incidents or [], result), encoding="utf-8")
         print(f"report: {args.html}", file=sys.stderr)
     return 0
 
@@ -96,7 +96,8 @@ def register(sub: Subparsers) -> None:
                    help="write one line per invalid input line with its reason")
     p.add_argument("--html", type=Path, metavar="FILE.html",
                    help="also write a page of charts: each signal that alerted against its "
-                        "levels, with the episodes shaded")
+                        "levels, with the episodes shaded (with --incidents: the score on top "
+                        "and the incidents marked on each chart of their area)")
     p.add_argument("--all-areas", action="store_true",
                    help="with --html: chart every area and signal, not only those that alerted")
     p.add_argument("--incidents", type=Path, metavar="FILE",

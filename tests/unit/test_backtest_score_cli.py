@@ -48,3 +48,25 @@ def test_a_bad_incidents_file_is_refused_before_the_replay(tmp_path: Path) -> No
     err = result.stderr.decode()
     assert f"{incidents}: row 1: end: is empty" in err
     assert "alert episode" not in result.stdout.decode()
+
+
+def test_html_report_has_the_score_on_top_and_marks_incidents(tmp_path: Path) -> None:
+    incidents = tmp_path / "incidents.yaml"
+    incidents.write_text(
+        "- {policy_area: youth_safety, signal: minor_exposure, label: spike,\n"
+        "   start: '2026-11-24T10:00:00Z', end: '2026-11-24T10:04:00Z'}\n"
+        "- {policy_area: body_image, label: surge,\n"
+        "   start: '2026-11-24T10:30:00Z', end: '2026-11-24T10:40:00Z'}\n")
+    page = tmp_path / "report.html"
+    result = backtest(tmp_path, history(), "--incidents", str(incidents), "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    score, episodes = text.index('<section class="score">'), text.index("alert episodes")
+    # Areas follow the taxonomy file (written with sorted keys): body_image, youth_safety.
+    body, youth = text.index("<h2>Body Image"), text.index("<h2>Youth Safety")
+    assert score < episodes < body < youth
+    assert "caught 1 of 2 incident(s)" in text[score:episodes]
+    # body_image never alerted: it is charted only because of its (missed, area-only)
+    # incident, on every chart of the area that has windows.
+    assert text[body:youth].count("surge: MISSED") == 2
+    assert text[youth:].count("spike: caught") == 1 and "surge" not in text[youth:]

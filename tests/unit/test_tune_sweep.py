@@ -145,3 +145,37 @@ def test_sweep_scores_only_this_areas_incidents(history: Path) -> None:
               KnownIncident("youth_safety", mine.start, mine.end, "violation_rate")]
     [only] = sweep(series, rule, "critical", [6.0], [120], [mine, *others])
     assert len(only.score.per_incident) == 1 and only.score.detected == 1
+
+
+def test_tune_command_table_recommendation_and_html(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO, line
+    from tests.unit.test_backtest_cli import backtest, minor
+    from tests.unit.test_backtest_score_cli import history
+
+    # minor_exposure per tumbling 5m window: 3 in 10:00-10:05, 1 in 10:30-10:35, else 0.
+    base = history()  # 3 minors, then a body_image report each minute (in time order)
+    lines = [*base[:3 + 30], line(minor(1800, "lone")), *base[3 + 30:]]
+    backtest(tmp_path, lines)  # writes the config and events files the command reads
+    incidents = tmp_path / "incidents.csv"
+    incidents.write_text("policy_area,start,end,signal\nyouth_safety,2026-11-24T10:00:00Z,"
+                         "2026-11-24T10:04:00Z,minor_exposure\n")
+    page = tmp_path / "tune.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "tune", "youth_safety", "minor_exposure",
+         "--events", str(tmp_path / "events.jsonl"), "--config", str(tmp_path / "thresholds.yaml"),
+         "--incidents", str(incidents), "--levels", "1,2,3,4", "--for", "0s",
+         "--html", str(page)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = {ln.split("│")[1].strip(): [c.strip() for c in ln.split("│")[2:-1]]
+            for ln in result.stdout.splitlines() if ln.startswith("│")}
+    # level 1 also pages on the lone 10:30 minor: 1 false page in 65 min = 22.15 a day.
+    assert rows["1"][2:4] == ["22.15", "1/1"]
+    assert rows["2"][2:4] == ["0.00", "1/1"] and "recommended" in rows["2"][-1]
+    assert rows["3"][2:5] == ["0.00", "1/1", "5m00s"] and "(current)" in rows["3"][-1]
+    assert rows["4"][2:4] == ["0.00", "0/1"]
+    assert "recommended: critical: 2, for: 0s" in result.stdout
+    text = page.read_text()
+    assert "recommended: level 2, for 0s" in text and text.count("<circle") == 5  # 4 + ring
