@@ -21,6 +21,20 @@ def _floats(text: str) -> list[float]:
     return values
 
 
+def _budget(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more (false alerts per day)")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _durations(text: str) -> list[int]:
     return [duration_arg(v.strip()) for v in text.split(",") if v.strip()]
 
@@ -111,11 +125,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--levels", type=_floats, metavar="A,B,...",
                    help="levels to try (default: --count levels from the signal's median to "
                         "just past its extreme in this history, plus the current one)")
-    p.add_argument("--count", type=int, default=10, metavar="N",
+    p.add_argument("--count", type=_count, default=10, metavar="N",
                    help="how many levels to try when --levels is not given (default 10)")
     p.add_argument("--for", dest="for_", type=_durations, metavar="D,D,...",
                    help="`for` values to try (default: 0s, the current one and 5m)")
-    p.add_argument("--pages-per-day", type=float, default=1.0, metavar="N",
+    p.add_argument("--pages-per-day", type=_budget, default=1.0, metavar="N",
                    help="false-alert budget for the recommendation (default 1 per day)")
     p.add_argument("--html", type=Path, metavar="FILE.html",
                    help="also write the trade-off as a chart and table")

@@ -20,10 +20,6 @@ import orjson
 from streams.backtest.incidents import KnownIncident
 from streams.sources.profiles import Profile, during
 
-__all__ = ["DEFAULT_PROFILE", "INCIDENT_KINDS", "PROFILES", "Incident", "Profile", "Simulator",
-           "schedule"]
-
-
 PROFILES: dict[str, Profile] = {
     "youth_safety": Profile(60, 50, minor=0.015),
     "adult_nudity": Profile(120, 220),
