@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -43,13 +43,13 @@ def print_sweep(candidates: Sequence[Candidate], best: Candidate | None,
     console.print(table)
 
 
-def render_sweep(title: str, candidates: Sequence[Candidate], best: Candidate | None,
-                 budget: float, unit: str, summary: str) -> str:
-    """A self-contained page: false alerts per day against the level, one line per ``for``,
-    the budget dashed, the recommendation ringed; the same numbers as a table below."""
+def _line_chart(candidates: Sequence[Candidate], best: Candidate | None,
+                metric: Callable[[Candidate], float], axis: str,
+                budget: float | None = None) -> str:
+    """``metric`` against the level, one line per ``for``; the budget dashed, if given."""
     levels = [c.level for c in candidates]
     lo, hi = min(levels), max(levels)
-    top = max([c.false_per_day for c in candidates] + [budget, 1e-9]) * 1.1
+    top = max([metric(c) for c in candidates] + [budget or 0.0, 1e-9]) * 1.1
     span = (hi - lo) or 1.0
 
     def x(v: float) -> float:
@@ -60,26 +60,29 @@ def render_sweep(title: str, candidates: Sequence[Candidate], best: Candidate | 
 
     parts = [f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img">',
              f'<rect x="{PAD_L}" y="{PAD_T}" width="{W - PAD_L - PAD_R}" '
-             f'height="{H - PAD_T - PAD_B}" fill="#fafafa" stroke="#ddd"/>',
-             f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(budget):.1f}" y2="{y(budget):.1f}" '
-             f'stroke="#d62728" stroke-dasharray="5 4"/><text x="{W - PAD_R + 4}" '
-             f'y="{y(budget) + 4:.1f}" font-size="10" fill="#d62728">budget {budget:g}/day</text>']
+             f'height="{H - PAD_T - PAD_B}" fill="#fafafa" stroke="#ddd"/>']
+    if budget is not None:
+        parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(budget):.1f}" '
+                     f'y2="{y(budget):.1f}" stroke="#d62728" stroke-dasharray="5 4"/>'
+                     f'<text x="{W - PAD_R + 4}" y="{y(budget) + 4:.1f}" font-size="10" '
+                     f'fill="#d62728">budget {budget:g}/day</text>')
     fors = sorted({c.for_s for c in candidates})
     for i, for_s in enumerate(fors):
         colour = _COLOURS[i % len(_COLOURS)]
         line = sorted((c for c in candidates if c.for_s == for_s), key=lambda c: c.level)
-        points = " ".join(f"{x(c.level):.1f},{y(c.false_per_day):.1f}" for c in line)
+        points = " ".join(f"{x(c.level):.1f},{y(metric(c)):.1f}" for c in line)
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
                      'stroke-width="1.5"/>')
         for c in line:
-            parts.append(f'<circle cx="{x(c.level):.1f}" cy="{y(c.false_per_day):.1f}" r="2.5" '
+            parts.append(f'<circle cx="{x(c.level):.1f}" cy="{y(metric(c)):.1f}" r="2.5" '
                          f'fill="{colour}"><title>level {_fmt(c.level)}, for '
                          f'{format_duration(c.for_s)}: {c.false_per_day:.2f} false/day, caught '
-                         f'{_caught(c)}</title></circle>')
+                         f'{_caught(c)}, median delay {delay_text(c.score.median_delay_s)}'
+                         '</title></circle>')
         parts.append(f'<text x="{W - PAD_R + 4}" y="{PAD_T + 14 * (i + 2)}" font-size="11" '
                      f'fill="{colour}">for {format_duration(for_s)}</text>')
     if best is not None:
-        parts.append(f'<circle cx="{x(best.level):.1f}" cy="{y(best.false_per_day):.1f}" r="7" '
+        parts.append(f'<circle cx="{x(best.level):.1f}" cy="{y(metric(best)):.1f}" r="7" '
                      'fill="none" stroke="#2ca02c" stroke-width="2"/>')
     for v in (0.0, top / 1.1):
         parts.append(f'<text x="{PAD_L - 6}" y="{y(v) + 4:.1f}" text-anchor="end" '
@@ -88,7 +91,20 @@ def render_sweep(title: str, candidates: Sequence[Candidate], best: Candidate | 
         parts.append(f'<text x="{x(v):.1f}" y="{H - 18}" text-anchor="{anchor}" font-size="10" '
                      f'fill="#555">{_fmt(v)}</text>')
     parts.append(f'<text x="{(PAD_L + W - PAD_R) / 2:.0f}" y="{H - 4}" text-anchor="middle" '
-                 f'font-size="11" fill="#333">level → (false {unit} per day ↑)</text></svg>')
+                 f'font-size="11" fill="#333">level → ({html.escape(axis)} ↑)</text></svg>')
+    return "".join(parts)
+
+
+def render_sweep(title: str, candidates: Sequence[Candidate], best: Candidate | None,
+                 budget: float, unit: str, summary: str) -> str:
+    """A self-contained page: false alerts per day against the level, one line per ``for``,
+    the budget dashed, the recommendation ringed; with incidents also incidents caught
+    against the level; the same numbers as a table below."""
+    charts = [f"<h2>false {unit} per day</h2>" + _line_chart(
+        candidates, best, lambda c: c.false_per_day, f"false {unit} per day", budget)]
+    if candidates and candidates[0].score.per_incident:
+        charts.append("<h2>incidents caught</h2>" + _line_chart(
+            candidates, best, lambda c: float(c.score.detected), "incidents caught"))
     rows = "".join(
         f"<tr{' class=best' if c is best else ''}><td>{_fmt(c.level)}</td>"
         f"<td>{format_duration(c.for_s)}</td><td>{c.per_day:.2f}</td>"
@@ -102,7 +118,7 @@ body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:820px}}
 table{{border-collapse:collapse;font-size:13px}} .best{{font-weight:bold;color:#2ca02c}}
 td,th{{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}}
 </style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>
-<p><b>{html.escape(pick)}</b></p>{"".join(parts)}
+<p><b>{html.escape(pick)}</b></p>{"".join(charts)}
 <table><tr><th>level</th><th>for</th><th>{unit}/day</th><th>false {unit}/day</th>
 <th>caught</th><th>median delay</th></tr>{rows}</table></body></html>
 """

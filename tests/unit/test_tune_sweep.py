@@ -178,4 +178,5 @@ def test_tune_command_table_recommendation_and_html(tmp_path: Path) -> None:
     assert rows["4"][2:4] == ["0.00", "0/1"]
     assert "recommended: critical: 2, for: 0s" in result.stdout
     text = page.read_text()
-    assert "recommended: level 2, for 0s" in text and text.count("<circle") == 5  # 4 + ring
+    # Two charts (false pages, incidents caught): 4 candidates and the ring on each.
+    assert "recommended: level 2, for 0s" in text and text.count("<circle") == 10
