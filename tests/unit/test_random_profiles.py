@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 import yaml
 
+from streams.paths import REPO_ROOT as REPO
 from streams.sources.profiles import draw_profiles
 from streams.sources.simulator import PROFILES, UNLISTED, Simulator, schedule
-from tests.helpers import REPO
 
 AREAS = [*PROFILES, *UNLISTED]
 START = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)

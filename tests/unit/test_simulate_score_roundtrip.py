@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from streams.backtest.incidents import load_incidents
-from tests.helpers import REPO
+from streams.paths import REPO_ROOT as REPO
 
 # Levels for the simulator's own scale: youth_safety sees ~1 minor exposure per 5 minutes
 # normally and ~40 during the incident; body_image reports quadruple in a surge.

@@ -151,7 +151,8 @@ def test_tune_command_table_recommendation_and_html(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.helpers import REPO, line
+    from streams.paths import REPO_ROOT as REPO
+    from tests.helpers import line
     from tests.unit.test_backtest_cli import backtest, minor
     from tests.unit.test_backtest_score_cli import history
 
