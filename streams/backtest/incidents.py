@@ -57,8 +57,11 @@ def _time(value: object) -> dt.datetime:
         except ValueError:
             raise ValueError(f"{value!r} is not a time; write RFC 3339 with an offset, like "
                              "2026-11-24T10:00:00Z") from None
-    else:
+    elif value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("is empty; write RFC 3339 with an offset, like 2026-11-24T10:00:00Z")
+    else:  # a bare date or a number, as YAML reads them
+        raise ValueError(f"{value!s} is not a time; write RFC 3339 with an offset, like "
+                         "2026-11-24T10:00:00Z")
     if when.tzinfo is None:
         raise ValueError(f"{value!s} has no UTC offset; add one, like 2026-11-24T10:00:00Z")
     return when.astimezone(dt.UTC)

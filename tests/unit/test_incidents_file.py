@@ -82,6 +82,10 @@ def test_file_level_problems(tmp_path: Path) -> None:
     assert "unknown field" in problems(
         tmp_path, "u.yaml", "- {policy_area: body_image, start: 2026-11-24T10:00:00Z, "
         "end: 2026-11-24T10:10:00Z, sev: high}\n")[0]
+    date_only = problems(tmp_path, "d.yaml", "- {policy_area: body_image, start: 2026-11-24, "
+                         "end: 2026-11-24T10:10:00Z}\n")
+    assert date_only == [f"{tmp_path / 'd.yaml'}: row 1: start: 2026-11-24 is not a time; write "
+                         "RFC 3339 with an offset, like 2026-11-24T10:00:00Z"]
     assert "not valid YAML" in problems(tmp_path, "y.yaml", "- [unclosed\n")[0]
     assert "expected a list" in problems(tmp_path, "m.yaml", "policy_area: x\n")[0]
     assert "name it .csv or .yaml" in problems(tmp_path, "i.txt", "")[0]
