@@ -129,9 +129,13 @@ def load_incidents(path: Path, areas: Iterable[str] | None = None,
         if not isinstance(row, Mapping):
             problems.append(f"{where}: expected a mapping with {', '.join(REQUIRED)}")
             continue
-        unknown = [str(k) for k in row if k not in FIELDS]
+        unknown = [k for k in row if k not in FIELDS]
         for key in unknown:
-            problems.append(f"{where}: {key}: unknown field; known: {', '.join(FIELDS)}")
+            if key is None:  # csv.DictReader files cells past the header under None
+                problems.append(f"{where}: more cells than the header has columns; remove "
+                                "them or name the columns in the first line")
+            else:
+                problems.append(f"{where}: {key}: unknown field; known: {', '.join(FIELDS)}")
         fields = {f: _text(row.get(f)) for f in ("policy_area", "signal", "label")}
         times: dict[str, dt.datetime] = {}
         for name in ("start", "end"):

@@ -82,6 +82,10 @@ def test_file_level_problems(tmp_path: Path) -> None:
     assert "unknown field" in problems(
         tmp_path, "u.yaml", "- {policy_area: body_image, start: 2026-11-24T10:00:00Z, "
         "end: 2026-11-24T10:10:00Z, sev: high}\n")[0]
+    extra = problems(tmp_path, "x.csv", "policy_area,start,end\nbody_image,"
+                     "2026-11-24T10:00:00Z,2026-11-24T10:10:00Z,surge\n")
+    assert extra == [f"{tmp_path / 'x.csv'}: line 2: more cells than the header has columns; "
+                     "remove them or name the columns in the first line"]
     date_only = problems(tmp_path, "d.yaml", "- {policy_area: body_image, start: 2026-11-24, "
                          "end: 2026-11-24T10:10:00Z}\n")
     assert date_only == [f"{tmp_path / 'd.yaml'}: row 1: start: 2026-11-24 is not a time; write "
