@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -56,10 +57,48 @@ def _lines(handle: BinaryIO, size: int) -> Iterator[bytes]:
             yield raw
 
 
+class Coverage:
+    """The event time a replay covered: the first window end less one pane (where the data
+    began, floored to the pane) to the last window end.
+
+    Pages per day divide by this. Window *starts* would overstate it: the first hopping
+    window reaches back a whole window before the first event.
+    """
+
+    def __init__(self, pane_s: int) -> None:
+        self.pane = dt.timedelta(seconds=pane_s)
+        self.start: dt.datetime | None = None
+        self.end: dt.datetime | None = None
+
+    def add(self, rows: list[SignalRow]) -> None:
+        if not rows:
+            return
+        first = min(r.window_end for r in rows) - self.pane
+        last = max(r.window_end for r in rows)
+        self.start = first if self.start is None else min(self.start, first)
+        self.end = last if self.end is None else max(self.end, last)
+
+    @property
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        if self.start is None or self.end is None:
+            zero = dt.datetime.fromtimestamp(0, dt.UTC)
+            return zero, zero
+        return self.start, self.end
+
+
+RowFilter = Callable[[SignalRow], bool]
+
+
 def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
                  rejects_out: Path | None = None, progress: bool | None = None,
-                 keep_rows: list[SignalRow] | None = None) -> Pipeline:
-    """Replay ``events``; write signal rows and rejects as they come. Raises OSError."""
+                 keep_rows: list[SignalRow] | None = None,
+                 coverage: Coverage | None = None, keep_only: RowFilter | None = None,
+                 ) -> Pipeline:
+    """Replay ``events``; write signal rows and rejects as they come. Raises OSError.
+
+    ``keep_rows`` collects the area-level rows (those ``keep_only`` accepts, when given);
+    ``coverage`` learns the event time the windows covered.
+    """
     with ExitStack() as stack:
         # A large buffer: the default 8 KiB made reading a tenth of a replay's time.
         handle = stack.enter_context(events.open("rb", buffering=1 << 20))
@@ -89,20 +128,22 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
         for batch in decode_chunks(lines, reject, CHUNK):
             ingest_batch(batch)
             if pending:
-                _write_rows(engine, signals, keep_rows)
+                _write_rows(engine, signals, keep_rows, coverage, keep_only)
         engine.flush()
-        _write_rows(engine, signals, keep_rows)
+        _write_rows(engine, signals, keep_rows, coverage, keep_only)
     return pipeline
 
 
 CHUNK = 256  # small enough that a chunk's events are still in cache when counted
 
 
-def _write_rows(engine: Engine, out: IO[bytes] | None,
-                keep: list[SignalRow] | None) -> None:
+def _write_rows(engine: Engine, out: IO[bytes] | None, keep: list[SignalRow] | None,
+                coverage: Coverage | None = None, keep_only: RowFilter | None = None) -> None:
     rows = engine.evaluator.drain_rows()
+    if coverage is not None:
+        coverage.add(rows)
     if keep is not None:
-        keep.extend(r for r in rows if r.market is None)
+        keep.extend(r for r in rows if r.market is None and (keep_only is None or keep_only(r)))
     if out is not None and rows:
         out.write(b"\n".join(_encoder.encode(r) for r in rows) + b"\n")
 

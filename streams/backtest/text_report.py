@@ -22,7 +22,9 @@ def _span(start: dt.datetime, end: dt.datetime | None) -> str:
     return f"{minutes:.0f} min"
 
 
-def print_backtest(config: Config, pipeline: Pipeline, console: Console | None = None) -> None:
+def print_backtest(config: Config, pipeline: Pipeline,
+                   console: Console | None = None) -> Console:
+    """Print the episodes and counters; returns the console for what follows."""
     if console is None:
         console = Console()
         if not console.is_terminal:
@@ -54,3 +56,4 @@ def print_backtest(config: Config, pipeline: Pipeline, console: Console | None =
             reasons[reason] = reasons.get(reason, 0) + n
         top = ", ".join(f"{r} {n:,}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
         console.print(f"invalid by reason: {top}  (--rejects-out FILE lists each line)")
+    return console

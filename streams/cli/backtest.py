@@ -5,37 +5,76 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from signals.config import Config
 from signals.records import SignalRow
 from streams.cli.args import Subparsers, add_config_arg, load_or_exit
 
+if TYPE_CHECKING:
+    from streams.backtest.incidents import KnownIncident
+
+
+def load_incidents_or_exit(path: Path, config: Config) -> list[KnownIncident]:
+    from signals.definitions import SIGNALS
+    from streams.backtest.incidents import IncidentsError, load_incidents
+
+    try:
+        return load_incidents(path, config.areas, SIGNALS)
+    except IncidentsError as exc:
+        print(f"harmwatch: invalid incidents file:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from streams.backtest.replay import episodes_jsonl, run_backtest
+    from streams.backtest.replay import Coverage, episodes_jsonl, run_backtest
 
     config = load_or_exit(args.config)
+    incidents = None
+    if args.incidents is not None:
+        incidents = load_incidents_or_exit(args.incidents, config)
+    scoring = incidents is not None or args.score_out is not None
     rows: list[SignalRow] | None = [] if args.html else None
+    coverage = Coverage(config.pane_s) if scoring else None
     try:
         if args.partitions:
             from streams.backtest.partitioned import run_partitioned
 
+            kept = rows if rows is not None or coverage is None else []
             pipeline = run_partitioned(config, args.events, args.partitions, args.signals_out,
-                                       args.rejects_out, keep_rows=rows)
+                                       args.rejects_out, keep_rows=kept)
+            if coverage is not None and kept is not None:
+                coverage.add(kept)
         else:
             pipeline = run_backtest(config, args.events, args.signals_out, args.rejects_out,
-                                    keep_rows=rows)
+                                    keep_rows=rows, coverage=coverage)
     except OSError as exc:
         print(f"harmwatch: cannot read or write: {exc.filename or ''}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
     episodes = pipeline.engine.evaluator.episodes
+    result = None
+    if coverage is not None:
+        from streams.backtest.scoring import score
+
+        result = score(episodes, incidents or [], coverage.span)
     if args.format == "jsonl":
         sys.stdout.buffer.write(episodes_jsonl(episodes))
         sys.stdout.flush()
     else:
         from streams.backtest.text_report import print_backtest
 
-        print_backtest(config, pipeline)
+        console = print_backtest(config, pipeline)
+        if result is not None:
+            from streams.backtest.score_report import print_score
+
+            print_score(result, console)
+    if result is not None and args.score_out is not None:
+        import json
+
+        args.score_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n",
+                                  encoding="utf-8")
+        print(f"score file: {args.score_out}", file=sys.stderr)
     if args.html:
         from streams.backtest.html_report import render
 
@@ -43,8 +82,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         summary = (f"{args.events.name}: {engine.ingest.counted:,} events counted, "
                    f"{engine.ingest.duplicates:,} duplicates, {engine.ingest.late:,} late, "
                    f"{pipeline.invalid_total:,} invalid; config {config.digest}")
-        args.html.write_text(render(config, rows or [], episodes, summary, args.all_areas),
-                             encoding="utf-8")
+        args.html.write_text(render(config, rows or [], episodes, summary, args.all_areas,
+                                    incidents or [], result), encoding="utf-8")
         print(f"report: {args.html}", file=sys.stderr)
     return 0
 
@@ -73,12 +112,20 @@ def register(sub: Subparsers) -> None:
                    help="write one line per invalid input line with its reason")
     p.add_argument("--html", type=Path, metavar="FILE.html",
                    help="also write a page of charts: each signal that alerted against its "
-                        "levels, with the episodes shaded")
+                        "levels, with the episodes shaded (with --incidents: the score on top "
+                        "and the incidents marked on each chart of their area)")
     p.add_argument("--all-areas", action="store_true",
                    help="with --html: chart every area and signal, not only those that alerted")
     p.add_argument("--partitions", type=_partitions, metavar="N",
                    help="replay as a worker with N partitions per source topic sees it "
                         "(routed by event_id as `harmwatch produce` does; lateness per "
                         "partition): the worker's exact rows and episodes")
+    p.add_argument("--incidents", type=Path, metavar="FILE",
+                   help="known incidents (CSV or YAML rows: policy_area, start, end, optional "
+                        "signal and label, e.g. from `simulate --incidents-out`): score the "
+                        "alerts — caught or missed and delay per incident, false episodes, "
+                        "pages per day, per rule")
+    p.add_argument("--score-out", type=Path, metavar="FILE.json",
+                   help="write the score as JSON (without --incidents every episode is false)")
     p.set_defaults(func=_cmd_backtest)
 

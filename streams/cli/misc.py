@@ -6,9 +6,13 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from signals.config import Config, ConfigError
 from streams.cli.args import Subparsers, duration_arg, positive
+
+if TYPE_CHECKING:
+    from streams.sources.profiles import Profile
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
@@ -62,9 +66,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print("harmwatch: --start needs a UTC offset, e.g. 2026-11-24T00:00:00Z", file=sys.stderr)
         return 2
     incidents = schedule(start + dt.timedelta(seconds=args.incidents_after), args.incidents)
+    areas = None
+    if args.profile_seed is not None:
+        areas = _drawn_profile(args.profile_seed, args.profile_out)
     sim = Simulator(start=start, seed=args.seed, incidents=incidents,
                     invalid_rate=args.invalid_rate, duplicate_rate=args.duplicate_rate,
-                    scale=args.scale)
+                    scale=args.scale, areas=areas)
     out = sys.stdout.buffer if str(args.out) == "-" else args.out.open("wb")
     lines = 0
     try:
@@ -84,8 +91,29 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     for incident in incidents:
         print(f"incident {incident.kind}: {incident.area} {incident.signal} from "
               f"{incident.start.isoformat()} for {incident.duration_s}s", file=sys.stderr)
+    if args.incidents_out is not None:
+        from streams.backtest.incidents import dump_incidents
+
+        dump_incidents([i.known() for i in incidents], args.incidents_out)
+        print(f"incidents: {args.incidents_out}", file=sys.stderr)
     print(f"wrote {lines:,} lines", file=sys.stderr)
     return 0
+
+
+def _drawn_profile(seed: int, out: Path | None) -> dict[str, Profile]:
+    from streams.sources.profiles import describe, draw_profiles, summary_lines
+    from streams.sources.simulator import PROFILES, UNLISTED
+
+    areas = draw_profiles(seed, [*PROFILES, *UNLISTED])
+    for text in summary_lines(areas):
+        print(text, file=sys.stderr)
+    if out is not None:
+        import yaml
+
+        doc = {"profile_seed": seed, "areas": describe(areas)}
+        out.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        print(f"profile: {out}", file=sys.stderr)
+    return areas
 
 
 def _cmd_import_dsa(args: argparse.Namespace) -> int:
@@ -141,6 +169,18 @@ def register(sub: Subparsers) -> None:
     sim.add_argument("--incidents-after", type=duration_arg, default=3600, metavar="D",
                      help="first incident after this much event time (default 1h, so "
                           "baselines are warm)")
+    sim.add_argument("--incidents-out", type=Path, metavar="FILE",
+                     help="write the injected incidents (CSV for .csv, else YAML) for "
+                          "`backtest --incidents`")
+    sim.add_argument("--profile-seed", type=int, metavar="N",
+                     help="draw every area's base rates at random from seed N — volumes over "
+                          "three orders of magnitude, review latency from minutes to hours, "
+                          "its own violation, appeal and overturn rates and daily swing: a "
+                          "platform nobody tuned for; incidents then scale with each area's "
+                          "own rates (default: the built-in rates)")
+    sim.add_argument("--profile-out", type=Path, metavar="FILE.yaml",
+                     help="with --profile-seed: also write the drawn rates here (they are "
+                          "always printed on stderr)")
     sim.add_argument("--scale", type=positive, default=1.0,
                      help="multiply every rate (default 1.0, about 1,200 events per minute)")
     sim.add_argument("--invalid-rate", type=float, default=0.0, metavar="P",

@@ -17,20 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import orjson
 
-
-@dataclass(frozen=True)
-class Profile:
-    reports: float  # per minute
-    decisions: float
-    violating: float = 0.30  # share of decisions
-    escalated: float = 0.05
-    minor: float = 0.004  # share of violating decisions that reached minors
-    regulator: float = 0.006  # share of reports from regulators or trusted flaggers
-    appeal: float = 0.10  # appeals filed per enforced decision
-    overturn: float = 0.12
-    latency_mean_s: float = 1200.0
-    report_factor: float = 1.0
-
+from streams.backtest.incidents import KnownIncident
+from streams.sources.profiles import Profile, during
 
 PROFILES: dict[str, Profile] = {
     "youth_safety": Profile(60, 50, minor=0.015),
@@ -67,6 +55,10 @@ class Incident:
 
     def active(self, t: dt.datetime) -> bool:
         return self.start <= t < self.end
+
+    def known(self) -> KnownIncident:
+        """This incident as a row of an incidents file (the answer key of a backtest)."""
+        return KnownIncident(self.area, self.start, self.end, self.signal, self.kind)
 
 
 # kind -> (area, signal, how the profile changes)
@@ -136,25 +128,33 @@ class Simulator:
     invalid_rate: float = 0.0
     daily_swing: float = 0.3
     scale: float = 1.0
+    # Drawn base rates (streams.sources.profiles.draw_profiles) instead of the built-in
+    # ones; incidents then change each area's rates relative to its own.
+    areas: dict[str, Profile] | None = None
     _seq: int = 0
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         self._rng = random.Random(self.seed)
-        self._areas = {**PROFILES, **UNLISTED}
+        self._areas = dict(self.areas) if self.areas else {**PROFILES, **UNLISTED}
 
     def profile(self, area: str, t: dt.datetime) -> Profile:
         base = self._areas.get(area, DEFAULT_PROFILE)
         for incident in self.incidents:
             if incident.area == area and incident.active(t):
-                base = replace(base, **INCIDENT_KINDS[incident.kind][2])
+                if self.areas:
+                    base = during(incident.kind, base)
+                else:
+                    base = replace(base, **INCIDENT_KINDS[incident.kind][2])
         return base
 
-    def _swing(self, t: dt.datetime) -> float:
+    def _swing(self, t: dt.datetime, amplitude: float | None = None,
+               peak_hour: float = 20.0) -> float:
         hours = t.hour + t.minute / 60 + t.second / 3600
-        # Peak in the evening (20:00 UTC), trough in the early morning.
-        return 1.0 + self.daily_swing * math.cos((hours - 20.0) / 24.0 * 2 * math.pi)
+        # Peak in the evening (20:00 UTC), trough in the early morning, unless drawn.
+        swing = self.daily_swing if amplitude is None else amplitude
+        return 1.0 + swing * math.cos((hours - peak_hour) / 24.0 * 2 * math.pi)
 
     def _next_id(self, prefix: str) -> str:
         self._seq += 1
@@ -171,7 +171,9 @@ class Simulator:
             batch: list[bytes] = []
             for area in self._areas:
                 p = self.profile(area, when)
-                batch.extend(self._second(rng, area, p, now, factor))
+                own = factor if p.swing is None else (
+                    self._swing(when, p.swing, p.peak_hour) * self.scale / 60.0)
+                batch.extend(self._second(rng, area, p, now, own))
             rng.shuffle(batch)
             for line in batch:
                 yield now + 1, line

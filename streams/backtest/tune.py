@@ -1,0 +1,179 @@
+"""``harmwatch tune``: sweep one rule's level and ``for``, see pages against incidents caught.
+
+A signal's value over a window does not depend on the rule's levels, so the history is
+replayed once, keeping only that rule's windows (:func:`collect_series`), and each candidate
+replays only the alert machine over them (:func:`replay_alerts`). A sweep of 20 candidates
+therefore costs about one backtest (``benchmarks/tune_sweep.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from signals.alerting import AlertMachine
+from signals.config import Config, Severity, SignalRule
+from signals.keys import as_number, utc
+from signals.records import Episode, SignalRow
+from streams.backtest.incidents import KnownIncident
+from streams.backtest.replay import Coverage, run_backtest
+from streams.backtest.scoring import Score, score
+
+
+@dataclass(frozen=True)
+class Window:
+    """One closed window of the tuned rule: end (epoch seconds), value (None: no value), n."""
+
+    end: int
+    value: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Series:
+    policy_area: str
+    signal: str
+    windows: list[Window]
+    span: tuple[dt.datetime, dt.datetime]
+
+
+def series_from_rows(area: str, signal: str, rows: Sequence[SignalRow], step: int,
+                     span: tuple[dt.datetime, dt.datetime]) -> Series:
+    """The windows the alert machine saw, from the rows the evaluator wrote.
+
+    The evaluator writes no row for a window without a value (a ratio over nothing), but
+    its machine still stepped on it, and that cancels a pending alert. One such window is
+    put back wherever rows skip a step; more would change nothing, since a window without a
+    value leaves an inactive or firing alert as it is.
+    """
+    windows: list[Window] = []
+    last: int | None = None
+    for r in sorted(rows, key=lambda r: r.window_end):
+        end = int(r.window_end.timestamp())
+        if last is not None and end - last > step:
+            windows.append(Window(last + step, None, 0))
+        value = None if r.value is None else float(r.value)
+        windows.append(Window(end, value, r.n))
+        last = end
+    return Series(area, signal, windows, span)
+
+
+def collect_series(config: Config, events: Path, area: str, signal: str,
+                   progress: bool | None = None) -> Series:
+    """Replay ``events`` once and keep the area-level windows of one rule. Raises OSError."""
+    rule = config.rule(area, signal)
+    if rule is None:
+        raise ValueError(f"no rule for {signal} in {area}")
+    rows: list[SignalRow] = []
+    coverage = Coverage(config.pane_s)
+    run_backtest(config, events, progress=progress, keep_rows=rows, coverage=coverage,
+                 keep_only=lambda r: r.policy_area == area and r.signal == signal)
+    return series_from_rows(area, signal, rows, rule.step, coverage.span)
+
+
+def replay_alerts(series: Series, rule: SignalRule, severity: Severity) -> list[Episode]:
+    """The episodes of one severity of ``rule`` over ``series``, as the evaluator makes them.
+
+    The one place the sweep depends on how the evaluator feeds its alert machine: if that
+    changes (e.g. a score instead of the raw value), this function changes with it.
+    """
+    level = rule.level(severity)
+    clear = rule.clear_level(severity)
+    if level is None or clear is None:
+        return []
+    machine = AlertMachine()
+    above = rule.direction == "above"
+    episodes: list[Episode] = []
+    current: Episode | None = None
+    for w in series.windows:
+        change = machine.step(w.end, w.value, w.n, level=level, clear=clear, above=above,
+                              min_samples=rule.min_samples, for_s=rule.for_s)
+        if change == "firing":
+            current = Episode(series.policy_area, None, series.signal, severity, utc(w.end),
+                              None, as_number(machine.peak), as_number(level))
+            episodes.append(current)
+        elif change == "resolved" and current is not None:
+            current.ended_at = utc(w.end)
+            current.peak_value = as_number(machine.peak)
+            current = None
+        elif current is not None and machine.state == "firing":
+            current.peak_value = as_number(machine.peak)
+    return episodes
+
+
+def with_setting(rule: SignalRule, severity: Severity, level: float, for_s: int) -> SignalRule:
+    """``rule`` with one severity's level (and its explicit clear, kept in proportion) and
+    ``for`` replaced."""
+    update: dict[str, float | int] = {severity: level, "for_s": for_s}
+    old = rule.level(severity)
+    explicit: float | None = getattr(rule, f"{severity}_clear")
+    if explicit is not None and old:
+        update[f"{severity}_clear"] = level * explicit / old
+    return rule.model_copy(update=update)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    level: float
+    for_s: int
+    score: Score
+
+    @property
+    def per_day(self) -> float:
+        return self.score.episodes / self.score.days if self.score.span_s else 0.0
+
+    @property
+    def false_per_day(self) -> float:
+        return len(self.score.false) / self.score.days if self.score.span_s else 0.0
+
+
+def auto_levels(series: Series, rule: SignalRule, severity: Severity, count: int) -> list[float]:
+    """``count`` levels from the series' median to just past its extreme, and the current."""
+    values = sorted(w.value for w in series.windows if w.value is not None)
+    current = rule.level(severity)
+    if not values:
+        return [current] if current is not None else []
+    median = values[len(values) // 2]
+    if rule.direction == "above":
+        low, high = median, values[-1] * 1.05 if values[-1] > 0 else 1.0
+    else:
+        low, high = values[0] * 0.95, median
+    levels = {_round(low + (high - low) * i / max(count - 1, 1)) for i in range(count)}
+    if current is not None:
+        levels.add(current)
+    return sorted(levels)
+
+
+def _round(v: float) -> float:
+    if v == 0:
+        return 0.0
+    digits = 3 - math.floor(math.log10(abs(v)))
+    return round(v, max(digits, 0))
+
+
+def sweep(series: Series, rule: SignalRule, severity: Severity, levels: Sequence[float],
+          fors: Sequence[int], incidents: Sequence[KnownIncident]) -> list[Candidate]:
+    """Every (level, for) pair scored against the incidents of this area (and signal)."""
+    mine = [i for i in incidents if i.policy_area == series.policy_area
+            and i.signal in (None, series.signal)]
+    out = []
+    for for_s in fors:
+        for level in levels:
+            episodes = replay_alerts(series, with_setting(rule, severity, level, for_s),
+                                     severity)
+            out.append(Candidate(level, for_s, score(episodes, mine, series.span)))
+    return out
+
+
+def recommend(candidates: Sequence[Candidate], budget_per_day: float,
+              direction: str) -> Candidate | None:
+    """Within the false-alert budget: the most incidents caught, then the most sensitive
+    level (lowest for ``above``), then the shortest ``for``. None when nothing fits."""
+    fits = [c for c in candidates if c.false_per_day <= budget_per_day]
+    if not fits:
+        return None
+    sign = 1 if direction == "above" else -1
+    return min(fits, key=lambda c: (-c.score.detected, sign * c.level, c.for_s))
