@@ -50,14 +50,14 @@ def _cmd_dev_kafka(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from streams.cli.args import load_or_exit
-    from streams.kafka.app import WorkerOptions
+    from streams.kafka.options import WorkerOptions
     from streams.kafka.worker import run_worker
 
     config = load_or_exit(args.config)
     settings = _settings_or_exit(args)
     opts = WorkerOptions(web_port=args.web_port, web_host=args.web_host,
                          signals_out=args.signals_out, episodes_out=args.episodes_out,
-                         ingest=args.ingest, loglevel=args.loglevel.upper())
+                         loglevel=args.loglevel.upper())
     return run_worker(config, settings, opts, give_up_after_s=args.give_up_after)
 
 
@@ -167,9 +167,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "(default: wait forever)")
     w.add_argument("--loglevel", default="warning",
                    choices=("debug", "info", "warning", "error"))
-    w.add_argument("--ingest", default="direct", choices=("direct", "agent", "per-event"),
-                   help="how source topics are read: direct (default; batches beside "
-                        "Faust), or the Faust-agent baselines the benchmark compares with")
     w.set_defaults(func=_cmd_worker)
 
     topics = sub.add_parser("topics", help="manage the Kafka topics",

@@ -8,7 +8,8 @@ from typing import IO
 
 from signals.config import Config
 from streams.dev.kafka_broker import broker_answers
-from streams.kafka.app import WorkerOptions, create_app
+from streams.kafka.app import AppFactory, create_app
+from streams.kafka.options import WorkerOptions
 from streams.kafka.settings import KafkaSettings
 
 
@@ -43,7 +44,8 @@ def wait_for_broker(broker: str, err: IO[str], give_up_after_s: float | None = N
 
 
 def run_worker(config: Config, settings: KafkaSettings, opts: WorkerOptions,
-               give_up_after_s: float | None = None) -> int:
+               give_up_after_s: float | None = None, make_app: AppFactory = create_app) -> int:
+    """``make_app``: the benchmark's Faust-agent baselines replace the shipped app."""
     from streams.kafka.topics import TopicError, create_topics
 
     if not wait_for_broker(settings.broker, sys.stderr, give_up_after_s):
@@ -53,7 +55,7 @@ def run_worker(config: Config, settings: KafkaSettings, opts: WorkerOptions,
     except TopicError as exc:
         print(f"harmwatch worker: {exc}", file=sys.stderr)
         return 2
-    app, _ = create_app(config, settings, opts)
+    app, _ = make_app(config, settings, opts)
     from faust.worker import Worker
 
     print(f"harmwatch worker {settings.app_id}: broker {settings.broker}, metrics on "

@@ -107,16 +107,13 @@ def test_topics_create_is_idempotent(env: Env) -> None:
     assert clash.returncode == 1 and "exists with 6 partitions" in clash.stderr
 
 
-@pytest.mark.parametrize("ingest", ["direct", "agent"])
-def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worker],
-                                ingest: str) -> None:
-    """Both the shipped direct consumer and the Faust-agent baseline of the benchmark."""
+def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worker]) -> None:
     expected, episodes = backtest(env, events_file)
     assert len(expected) > 1000 and episodes
     assert env.run("topics", "create").returncode == 0
     produced = env.produce(events_file, "--final-watermark")
     assert "final watermark" in produced.stderr
-    w = _start(workers, Worker(env, "w1", "--ingest", ingest))
+    w = _start(workers, Worker(env, "w1"))
     got = _wait_rows([w], expected, timeout=180)
     assert got == expected
     wait_until(lambda: sorted_episodes(read_jsonl(w.episodes)) == sorted_episodes(episodes),

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from streams.dev.kafka_broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HARMWATCH = [sys.executable, "-m", "streams.cli"]
+WORKER = [*HARMWATCH, "worker"]
 # Worker logs go to a file per worker in the test's tmp dir; info level explains a failure.
 LOGLEVEL = os.environ.get("HARMWATCH_TEST_WORKER_LOGLEVEL", "info")
 
@@ -69,7 +70,12 @@ class Env:
 
 
 class Worker:
-    def __init__(self, env: Env, name: str, *extra: str) -> None:
+    """A worker subprocess; ``command`` replaces ``harmwatch worker`` (the benchmark's
+    Faust-agent baselines take the same flags)."""
+
+    def __init__(self, env: Env, name: str, *extra: str,
+                 command: Sequence[str] = WORKER) -> None:
+        self.command = list(command)
         self.env = env
         self.name = name
         self.port = free_port()
@@ -82,7 +88,7 @@ class Worker:
     def start(self) -> Worker:
         err = self.stderr_path.open("ab")
         self.proc = subprocess.Popen(
-            [*HARMWATCH, "worker", "--web-port", str(self.port), "--loglevel", LOGLEVEL,
+            [*self.command, "--web-port", str(self.port), "--loglevel", LOGLEVEL,
              "--signals-out", str(self.signals), "--episodes-out", str(self.episodes),
              *self.extra],
             cwd=REPO, env=self.env.env, stdout=err, stderr=err)
