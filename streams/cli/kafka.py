@@ -37,7 +37,7 @@ def _add_kafka_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_dev_kafka(args: argparse.Namespace) -> int:
-    from streams.dev.kafka_broker import main
+    from streams.dev.kafka_cli import main
 
     argv = [args.action, "--data-dir", args.data_dir, "--timeout", str(args.timeout)]
     if args.port is not None:
@@ -65,8 +65,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics_create(args: argparse.Namespace) -> int:
+    from streams.kafka.broker_check import broker_reachable
     from streams.kafka.topics import TopicError, create_topics
-    from streams.kafka.worker import broker_reachable
 
     settings = _settings_or_exit(args)
     if not broker_reachable(settings.broker):
@@ -86,8 +86,8 @@ def _cmd_topics_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_produce(args: argparse.Namespace) -> int:
+    from streams.kafka.broker_check import broker_reachable
     from streams.kafka.producer import produce_file
-    from streams.kafka.worker import broker_reachable
 
     settings = _settings_or_exit(args)
     if not args.events.is_file():

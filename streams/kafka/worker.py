@@ -7,22 +7,10 @@ import time
 from typing import IO
 
 from signals.config import Config
-from streams.dev.kafka_broker import broker_answers
 from streams.kafka.app import AppFactory, create_app
+from streams.kafka.broker_check import broker_reachable
 from streams.kafka.options import WorkerOptions
 from streams.kafka.settings import KafkaSettings
-
-
-def _endpoints(broker: str) -> list[tuple[str, int]]:
-    out = []
-    for part in broker.replace("kafka://", "").split(","):
-        host, _, port = part.strip().rpartition(":")
-        out.append((host or "127.0.0.1", int(port or 9092)))
-    return out
-
-
-def broker_reachable(broker: str) -> bool:
-    return any(broker_answers(port, host=host) for host, port in _endpoints(broker))
 
 
 def wait_for_broker(broker: str, err: IO[str], give_up_after_s: float | None = None,
