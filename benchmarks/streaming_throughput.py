@@ -77,8 +77,14 @@ def _preload(env: Env, events: list[tuple[str, bytes, bytes]], rate: float | Non
     return time.monotonic() - started
 
 
+def _events_counted(text: str) -> float:
+    """Events a worker counted; 0 while it does not serve /metrics yet (a failed scrape
+    reads as ""), but a name it does not export still fails loudly."""
+    return metric_sum(text, "harmwatch_events_total") if text else 0.0
+
+
 def _counted(w: Worker) -> float:
-    return metric_sum(w.metrics(), "harmwatch_events_total")
+    return _events_counted(w.metrics())
 
 
 def throughput(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
@@ -124,7 +130,7 @@ def latency(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
         def scrape() -> None:
             while not stop.is_set():
                 text = w.metrics()
-                scrapes.append((time.monotonic(), metric_sum(text, "harmwatch_events_total")))
+                scrapes.append((time.monotonic(), _events_counted(text)))
                 time.sleep(0.05)
 
         thread = threading.Thread(target=scrape, daemon=True)

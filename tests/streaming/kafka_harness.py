@@ -23,15 +23,28 @@ WORKER = [*HARMWATCH, "worker"]
 LOGLEVEL = os.environ.get("HARMWATCH_TEST_WORKER_LOGLEVEL", "info")
 
 
+class MetricNotExposed(AssertionError):
+    """A test asked for a metric name the exposition does not have (a typo, a counter
+    without ``_total``, or a worker not serving yet)."""
+
+
 def wait_until(check: Callable[[], Any], timeout: float, what: str,
                interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout."""
+    """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout.
+
+    A metric not exposed *yet* is a reason to keep polling, and the last such error is
+    reported on timeout: a misspelt name then fails the test instead of reading as 0.
+    """
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+        try:
+            last = check()
+        except MetricNotExposed as exc:
+            last = exc
+        else:
+            if last:
+                return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
@@ -159,7 +172,38 @@ def dedupe_rows(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, A
     return out
 
 
+_SAMPLE_SUFFIXES = {"counter": ("_total", "_created"),
+                    "histogram": ("_bucket", "_count", "_sum", "_created"),
+                    "summary": ("_count", "_sum", "_created")}
+
+
+def exposed_names(text: str) -> set[str]:
+    """Every sample name the exposition has or declares: a family declared with no samples
+    yet (``# TYPE x gauge``) counts, under the names its samples would carry (a counter
+    ``x`` is sampled as ``x_total``, never as ``x``)."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            parts = line.split()
+            if len(parts) >= 4:
+                family, kind = parts[2], parts[3]
+                suffixes = _SAMPLE_SUFFIXES.get(kind, ("",))
+                names.update(family + suffix for suffix in suffixes)
+        elif line and not line.startswith("#"):
+            names.add(line.split("{", 1)[0].split(" ", 1)[0])
+    return names
+
+
 def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples named ``name`` whose labels include ``labels``.
+
+    Raises :class:`MetricNotExposed` when ``name`` is not in the exposition at all, so a
+    check cannot pass on a name that is never exported. Samples of an exposed name that
+    do not match ``labels`` add 0 (a label value not seen yet, e.g. no duplicates).
+    """
+    if name not in exposed_names(text):
+        raise MetricNotExposed(f"metric {name!r} is not exposed"
+                               + ("" if text else " (empty exposition)"))
     total = 0.0
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):
