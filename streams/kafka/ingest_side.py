@@ -86,9 +86,10 @@ class IngestSide:
         return part
 
     async def checkpoint(self, parts: dict[TP, SourcePartition], with_ids: bool) -> None:
-        """Announce, then snapshot: a snapshot must never say more was announced than
-        Kafka has."""
+        """Announce, then snapshot: a snapshot must never say more was announced, or
+        dead-lettered, than Kafka has."""
         await self.publish(parts.values())
+        await self.dead_letters.delivered()
         for tp, part in parts.items():
             save_state(self.declared.ingest_table, part.source, tp.partition,
                        part.to_state(with_ids=with_ids))
