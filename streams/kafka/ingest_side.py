@@ -226,6 +226,9 @@ class IngestSide:
     def take_over(self, tps: Sequence[TP]) -> dict[TP, int]:
         return {tp: self.part(tp).replay_from() for tp in tps}
 
+    def covered(self, tp: TP) -> int:
+        return self.part(tp).next_offset
+
     async def process(self, tp: TP, records: Sequence[Any]) -> None:
         await self.ingest_records(tp, records)
 

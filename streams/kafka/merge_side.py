@@ -45,6 +45,7 @@ class MergeSide:
         self.late_panes = 0
         self.lock = asyncio.Lock()
         self._touched: set[str] = set()
+        self._starts: dict[TP, int] = {}
         self._signals: IO[bytes] | None = None
         if opts.signals_out is not None:
             self._signals = opts.signals_out.open("ab")
@@ -132,7 +133,13 @@ class MergeSide:
             merges = [self.merge(area, tp.partition) for area in self.config.areas
                       if pane_partition(area, n) == tp.partition]
             starts[tp] = min((m.next_offset for m in merges), default=0)
+        self._starts.update(starts)
         return starts
+
+    def covered(self, tp: TP) -> int:
+        # Offsets between the smallest and an area's own next offset are read again, and
+        # that area skips them: only below the smallest is the whole partition covered.
+        return self._starts.get(tp, 0)
 
     async def process(self, tp: TP, records: Sequence[Any]) -> None:
         self._touched |= self.merge_records(tp.partition, records)

@@ -51,6 +51,11 @@ class Runtime:
     def lags(self) -> Iterator[tuple[str, int, int]]:
         return self.ingest.lags()
 
+    def truncated(self) -> Iterator[tuple[str, int, int]]:
+        for reader in self.readers:
+            for tp, n in sorted(reader.truncated.items()):
+                yield tp.topic, tp.partition, n
+
     def episodes(self) -> list[Episode]:
         return self.merge.episodes()
 

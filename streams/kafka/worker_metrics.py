@@ -37,6 +37,8 @@ class WorkerView(Protocol):
 
     def lags(self) -> Iterator[tuple[str, int, int]]: ...
 
+    def truncated(self) -> Iterator[tuple[str, int, int]]: ...
+
 
 def worker_snapshot(parts: Iterable[SourcePartition], merges: Iterable[AreaMerge]) -> Snapshot:
     """Values and states of this worker's areas; the lowest watermark of its partitions."""
@@ -66,6 +68,15 @@ class WorkerCollector(HarmwatchCollector):
         except Exception:  # no assignment yet, or the consumer is restarting
             pass
         yield lag
+        lost = CounterMetricFamily("harmwatch_log_truncated_messages",
+                                   "Messages this worker will never process because the log "
+                                   "no longer held them: deleted before they were read "
+                                   "(retention, delete_records), or skipped as covered by a "
+                                   "snapshot after the topic was re-created or lost its tail",
+                                   labels=["topic", "partition"])
+        for topic, partition, n in worker.truncated():
+            lost.add_metric([topic, str(partition)], n)
+        yield lost
         yield CounterMetricFamily("harmwatch_merge_late_panes",
                                   "Partial panes that reached the merge after it had closed "
                                   "them (a partition resumed after being declared idle)",

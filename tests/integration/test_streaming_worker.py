@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from signals.events import Rejected, decode_event
 from streams.backtest.replay import run_backtest
@@ -241,6 +241,61 @@ def test_redelivery_after_a_restart_is_counted_once(env: Env, workers: list[Work
         admin.close()
     # A partition's snapshot is one record and may outgrow Kafka's 1 MB default.
     assert "16777216" in repr(described)
+
+
+def _end_offsets(env: Env, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=env.broker)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(env.partitions)]
+        return {tp.partition: int(n) for tp, n in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def test_log_truncated_below_the_snapshot_is_counted_and_logged(
+        env: Env, workers: list[Worker]) -> None:
+    """Retention shorter than an outage, played with delete_records: messages produced
+    while no worker ran are deleted from one partition before anyone read them. The
+    restarted worker must say so on /metrics and in its log, not skip them silently."""
+    assert env.run("topics", "create").returncode == 0
+    reports = env.topic("reports")
+    first = env.tmp / "first.jsonl"
+    first.write_bytes(_reports(range(300)))
+    env.produce(first)
+    w1 = _start(workers, Worker(env, "t1"))
+    wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
+                                  outcome="counted") >= 300, 120, "300 counted events")
+    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    w1.kill()
+    before = _end_offsets(env, reports)
+    second = env.tmp / "second.jsonl"
+    second.write_bytes(_reports(range(300, 400)))
+    env.produce(second)
+    after = _end_offsets(env, reports)
+    assert sum(after.values()) - sum(before.values()) == 100
+    part = max(after, key=lambda p: after[p] - before[p])
+    lost = after[part] - before[part]
+    assert lost > 0
+    admin = KafkaAdminClient(bootstrap_servers=env.broker)
+    try:
+        admin.delete_records({TopicPartition(reports, part): after[part]})
+    finally:
+        admin.close()
+
+    w2 = _start(workers, Worker(env, "t2"))
+    metrics = wait_until(lambda: (m := w2.metrics()) and metric_sum(
+        m, "harmwatch_events_total", outcome="counted") >= 100 - lost and m, 120,
+        f"{100 - lost} counted events after the restart")
+    time.sleep(2)  # nothing more may come
+    metrics = w2.metrics()
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == 100 - lost
+    name = "harmwatch_log_truncated_messages_total"
+    assert metric_sum(metrics, name, topic=reports, partition=str(part)) == lost
+    assert metric_sum(metrics, name) == lost
+    warnings = [x for x in w2.stderr.splitlines() if "log truncated" in x]
+    assert len(warnings) == 1, w2.stderr[-3000:]
+    assert f"{reports}:{part}" in warnings[0] and f"{lost} messages" in warnings[0]
+    assert '"r3' not in warnings[0] and "event_id" not in warnings[0]  # no ids in logs
 
 
 def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
