@@ -85,6 +85,7 @@ def build_app(config: Config, settings: KafkaSettings,
     runtime = Runtime(app, config, settings, opts)
     attach_reader(app, runtime, runtime.merge, runtime.topics.merge_table)
 
+    # Faust declares app.timer without types for the decorated function.
     @app.timer(interval=max(0.5, (settings.idle_after_s or 2) / 4))  # type: ignore[untyped-decorator]
     async def idle() -> None:
         try:

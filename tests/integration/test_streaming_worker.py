@@ -86,7 +86,7 @@ def _wait_rows(ws: list[Worker], expected: dict[tuple[Any, ...], dict[str, Any]]
         got = _all_rows(ws)
         return got if len(got) >= len(expected) else None
 
-    return wait_until(done, timeout, f"{len(expected)} signal rows")  # type: ignore[no-any-return]
+    return wait_until(done, timeout, f"{len(expected)} signal rows")
 
 
 def test_topics_create_is_idempotent(env: Env) -> None:

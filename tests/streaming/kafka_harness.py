@@ -12,10 +12,11 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from streams.dev.kafka_broker import free_port
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 HARMWATCH = [sys.executable, "-m", "streams.cli"]
 WORKER = [*HARMWATCH, "worker"]
@@ -28,23 +29,24 @@ class MetricNotExposed(AssertionError):
     without ``_total``, or a worker not serving yet)."""
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str,
-               interval: float = 0.5) -> Any:
+def wait_until(check: Callable[[], T | Literal[False] | None], timeout: float, what: str,
+               interval: float = 0.5) -> T:
     """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout.
 
     A metric not exposed *yet* is a reason to keep polling, and the last such error is
     reported on timeout: a misspelt name then fails the test instead of reading as 0.
     """
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: object = None
     while time.monotonic() < deadline:
         try:
-            last = check()
+            got = check()
         except MetricNotExposed as exc:
             last = exc
         else:
-            if last:
-                return last
+            if got:
+                return got
+            last = got
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 

@@ -69,7 +69,7 @@ class Consumer:
 def _reader(covered: int, earliest: int) -> tuple[DirectReader, Owner]:
     owner = Owner(covered)
     reader = DirectReader(owner, "127.0.0.1:1", "test", producer=None, snapshot_every_s=1e9)
-    reader.consumer = Consumer(earliest)  # type: ignore[assignment]
+    reader.consumer = Consumer(earliest)
     tp = TP(TOPIC, 2)
     reader.owned = [tp]
     reader._next = {tp: covered}
