@@ -106,7 +106,9 @@ def build_app(config: Config, settings: KafkaSettings,
                          content_type="application/x-ndjson")
 
     async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        for direct in runtime.readers:
+        # The source reader (attached last) first: it publishes and flushes the pane
+        # messages of its final snapshot before the panes reader lets go.
+        for direct in reversed(runtime.readers):
             await direct.on_revoked()
         runtime.forget(args[0] if args else kwargs.get("revoked", ()))
 
