@@ -26,6 +26,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.dev.kafka_broker import KAFKA_VERSION, LocalKafka, free_port
 from streams.kafka.broker_check import broker_answers, broker_reachable
+from tests.streaming.kafka_harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,8 @@ def _create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hw-test-admin")
     try:
         admin.create_topics([NewTopic(name, partitions, 1)])
-        assert name in admin.list_topics()
+        # The broker's metadata cache may trail the controller by a moment (seen under load).
+        wait_until(lambda: name in admin.list_topics(), 30, f"topic {name} listed")
     finally:
         admin.close()
 
