@@ -298,6 +298,52 @@ def test_log_truncated_below_the_snapshot_is_counted_and_logged(
     assert '"r3' not in warnings[0] and "event_id" not in warnings[0]  # no ids in logs
 
 
+def test_recreated_topic_below_the_snapshot_is_counted_and_logged(
+        env: Env, workers: list[Worker]) -> None:
+    """A source topic deleted and created again while no worker ran: the new log's
+    offsets restart at 0, below what the snapshots cover, and its messages there are
+    skipped as already counted. The worker must count them as lost and say so."""
+    assert env.run("topics", "create").returncode == 0
+    reports = env.topic("reports")
+    first = env.tmp / "first.jsonl"
+    first.write_bytes(_reports(range(300)))
+    env.produce(first)
+    w1 = _start(workers, Worker(env, "c1"))
+    wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
+                                  outcome="counted") >= 300, 120, "300 counted events")
+    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    w1.kill()
+    covered = _end_offsets(env, reports)  # w1 processed every message
+    admin = KafkaAdminClient(bootstrap_servers=env.broker)
+    try:
+        admin.delete_topics([reports])
+        wait_until(lambda: reports not in admin.list_topics(), 60, f"{reports} deleted")
+    finally:
+        admin.close()
+    wait_until(lambda: env.run("topics", "create").returncode == 0, 60, "topics re-created")
+    second = env.tmp / "second.jsonl"
+    second.write_bytes(_reports(range(300, 330)))
+    env.produce(second)
+    new_end = _end_offsets(env, reports)
+    assert sum(new_end.values()) == 30
+    lost = sum(min(new_end[p], covered[p]) for p in new_end)
+    assert lost > 0
+
+    w2 = _start(workers, Worker(env, "c2"))
+    name = "harmwatch_log_truncated_messages_total"
+    metrics = wait_until(lambda: (m := w2.metrics()) and metric_sum(m, name) >= lost and m,
+                         120, f"{lost} truncated messages on /metrics")
+    time.sleep(2)
+    metrics = w2.metrics()
+    assert metric_sum(metrics, name) == lost
+    for p in new_end:
+        assert metric_sum(metrics, name, topic=reports, partition=str(p)) == min(
+            new_end[p], covered[p])
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == 30 - lost
+    warnings = [x for x in w2.stderr.splitlines() if "log truncated" in x]
+    assert warnings and all("re-created topic" in x for x in warnings), w2.stderr[-3000:]
+
+
 def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
         env: Env, events_file: Path, workers: list[Worker]) -> None:
     expected, _ = backtest(env, events_file)

@@ -174,23 +174,26 @@ def dedupe_rows(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, A
     return out
 
 
-_SAMPLE_SUFFIXES = {"counter": ("_total", "_created"),
-                    "histogram": ("_bucket", "_count", "_sum", "_created"),
-                    "summary": ("_count", "_sum", "_created")}
+_SAMPLE_SUFFIXES = {"histogram": ("_bucket", "_count", "_sum", "_created"),
+                    "summary": ("", "_count", "_sum", "_created")}
 
 
 def exposed_names(text: str) -> set[str]:
     """Every sample name the exposition has or declares: a family declared with no samples
-    yet (``# TYPE x gauge``) counts, under the names its samples would carry (a counter
-    ``x`` is sampled as ``x_total``, never as ``x``)."""
+    yet counts, under the names its samples would carry. A counter is sampled as
+    ``x_total``, never as ``x``, whether its ``# TYPE`` line says ``x_total`` (the text
+    format prometheus_client writes) or ``x`` (OpenMetrics)."""
     names: set[str] = set()
     for line in text.splitlines():
         if line.startswith("# TYPE "):
             parts = line.split()
-            if len(parts) >= 4:
-                family, kind = parts[2], parts[3]
-                suffixes = _SAMPLE_SUFFIXES.get(kind, ("",))
-                names.update(family + suffix for suffix in suffixes)
+            if len(parts) < 4:
+                continue
+            family, kind = parts[2], parts[3]
+            if kind == "counter":
+                names.add(family if family.endswith("_total") else family + "_total")
+            else:
+                names.update(family + suffix for suffix in _SAMPLE_SUFFIXES.get(kind, ("",)))
         elif line and not line.startswith("#"):
             names.add(line.split("{", 1)[0].split(" ", 1)[0])
     return names

@@ -18,6 +18,14 @@ harmwatch_events_total{outcome="counted",policy_area="b",stream="report"} 5.0
 harmwatch_events_total{outcome="late",policy_area="a",stream="report"} 1.0
 # HELP harmwatch_consumer_lag Messages not yet processed
 # TYPE harmwatch_consumer_lag gauge
+# HELP harmwatch_invalid_events_total Invalid events by stream and reason
+# TYPE harmwatch_invalid_events_total counter
+"""
+# The same counters as OpenMetrics declares them: the family name without _total.
+OPENMETRICS = """\
+# TYPE harmwatch_merge_late_panes counter
+harmwatch_merge_late_panes_total 91.0
+# TYPE harmwatch_log_truncated_messages counter
 """
 
 
@@ -27,11 +35,20 @@ def test_a_counter_asked_without_total_is_not_read_as_zero() -> None:
     assert metric_sum(EXPOSITION, "harmwatch_merge_late_panes_total") == 91
 
 
+def test_openmetrics_declarations_expose_total_only() -> None:
+    assert metric_sum(OPENMETRICS, "harmwatch_merge_late_panes_total") == 91
+    assert metric_sum(OPENMETRICS, "harmwatch_log_truncated_messages_total") == 0
+    for name in ("harmwatch_merge_late_panes", "harmwatch_log_truncated_messages"):
+        with pytest.raises(MetricNotExposed):
+            metric_sum(OPENMETRICS, name)
+
+
 def test_labels_filter_and_unknown_names_raise() -> None:
     assert metric_sum(EXPOSITION, "harmwatch_events_total") == 13
     assert metric_sum(EXPOSITION, "harmwatch_events_total", outcome="counted") == 12
     assert metric_sum(EXPOSITION, "harmwatch_events_total", outcome="duplicate") == 0
     assert metric_sum(EXPOSITION, "harmwatch_consumer_lag") == 0  # declared, no samples
+    assert metric_sum(EXPOSITION, "harmwatch_invalid_events_total") == 0  # no samples yet
     with pytest.raises(MetricNotExposed):
         metric_sum(EXPOSITION, "harmwatch_event_total")
     with pytest.raises(MetricNotExposed, match="empty exposition"):
