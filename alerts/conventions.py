@@ -71,10 +71,12 @@ WATERMARK: Final = "harmwatch_watermark_timestamp_seconds"
 DEDUPE_IDS: Final = "harmwatch_dedupe_ids"
 CONFIG_INFO: Final = "harmwatch_config_info"
 
-# Exposed by the Kafka worker only (streams/kafka/app.py).
+# Exposed by the Kafka worker only (streams/kafka/worker_metrics.py).
 CONSUMER_LAG: Final = "harmwatch_consumer_lag"
 MERGE_LATE_PANES: Final = "harmwatch_merge_late_panes"
 MERGE_LATE_PANES_TOTAL: Final = f"{MERGE_LATE_PANES}_total"
+LOG_TRUNCATED: Final = "harmwatch_log_truncated_messages"
+LOG_TRUNCATED_TOTAL: Final = f"{LOG_TRUNCATED}_total"
 
 # --- values with a meaning ------------------------------------------------------------------
 

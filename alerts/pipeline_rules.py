@@ -92,6 +92,18 @@ def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
                 f"a producer or the contract changed. {scope}"),
         },
         {
+            # Truncated messages are gone for good: the signals undercount for that stretch,
+            # so engineering must look even though nothing is pending any more.
+            "alert": "HarmwatchLogTruncated",
+            "expr": f"sum by ({c.TOPIC}) (increase({c.LOG_TRUNCATED_TOTAL}[15m])) > 0",
+            "labels": _eng_labels("ticket"),
+            "annotations": _eng_annotations(
+                grafana, "log-truncated", "messages on {{ $labels.topic }} were lost unread",
+                "{{ $value | printf \"%.0f\" }} messages on {{ $labels.topic }} were deleted or "
+                "skipped before harmwatch read them (retention shorter than an outage, a "
+                "re-created topic, a broker that lost its tail): the signals undercount."),
+        },
+        {
             "alert": "HarmwatchConsumerLagHigh",
             "expr": f"{lag} > {CONSUMER_LAG_TICKET}",
             "for": "5m",

@@ -203,6 +203,18 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
         {"eval_time": "5m15s", "alertname": "HarmwatchInvalidEventsCritical", "exp_alerts": []},
     ]})
 
+    # Seven messages of one partition lost at 75s: no `for`, so firing at that evaluation;
+    # the counter starts at 0, so increase() has nothing to extrapolate and is exactly 7.
+    cases.append({"interval": "15s", "input_series": [
+        {"series": _series(c.LOG_TRUNCATED_TOTAL,
+                           {**base, c.TOPIC: "harmwatch.appeals", c.PARTITION: "2"}),
+         "values": "0x4 7x10"}], "alert_rule_test": [
+        {"eval_time": "1m", "alertname": "HarmwatchLogTruncated", "exp_alerts": []},
+        {"eval_time": "1m15s", "alertname": "HarmwatchLogTruncated",
+         "exp_alerts": [_eng_alert(grafana, "HarmwatchLogTruncated",
+                                   {c.TOPIC: "harmwatch.appeals"}, "7")]},
+    ]})
+
     # Two partitions of one topic, summed; pending from t=0, so firing exactly at `for`.
     for name, lag, for_s in (("HarmwatchConsumerLagHigh", 10_000, 300),
                              ("HarmwatchConsumerLagCritical", 60_000, 600)):

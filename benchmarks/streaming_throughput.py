@@ -5,9 +5,10 @@
 Without --broker a LocalKafka is started in a temp dir (and stopped at the end).
 
 1. throughput: N events preloaded on 6-partition topics, one worker per ingest mode, side by
-   side in one run: ``direct`` (what ships: getmany batches beside Faust), ``agent`` (a Faust
-   agent with ``take_events`` batches) and ``per-event`` (a plain per-event ``async for``
-   agent; on the first ``--per-event-events`` events only, it is that slow); then two
+   side in one run: ``direct`` (``harmwatch worker``, what ships: getmany batches beside
+   Faust), ``agent`` (a Faust agent with ``take_events`` batches) and ``per-event`` (a
+   plain per-event ``async for`` agent; on the first ``--per-event-events`` events only, it
+   is that slow) — the two baselines are ``benchmarks/faust_agent_worker.py``; then two
    direct workers in one group. Events/s from the first counted event until every event
    is counted (startup excluded).
 2. latency: one direct worker, a producer at a steady rate (default 5,000/s) for 20 s,
@@ -35,6 +36,8 @@ from streams.kafka.settings import KafkaSettings
 from streams.kafka.topics import create_topics
 from streams.sources.simulator import Simulator
 from tests.streaming.kafka_harness import Env, Worker, metric_sum, wait_until
+
+AGENT_WORKER = [sys.executable, str(Path(__file__).resolve().with_name("faust_agent_worker.py"))]
 
 STREAM_TOPIC = {b'"type":"decision"': "decisions", b'"type":"appeal"': "appeals",
                 b'"type":"report"': "reports"}
@@ -74,8 +77,14 @@ def _preload(env: Env, events: list[tuple[str, bytes, bytes]], rate: float | Non
     return time.monotonic() - started
 
 
+def _events_counted(text: str) -> float:
+    """Events a worker counted; 0 while it does not serve /metrics yet (a failed scrape
+    reads as ""), but a name it does not export still fails loudly."""
+    return metric_sum(text, "harmwatch_events_total") if text else 0.0
+
+
 def _counted(w: Worker) -> float:
-    return metric_sum(w.metrics(), "harmwatch_events_total")
+    return _events_counted(w.metrics())
 
 
 def throughput(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
@@ -84,8 +93,11 @@ def throughput(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
     env.tmp.mkdir(parents=True, exist_ok=True)
     create_topics(KafkaSettings(broker=broker, topic_prefix=env.prefix, app_id=env.app_id))
     load_s = _preload(env, events)
-    extra = ("--ingest", mode)
-    ws = [Worker(env, f"w{i}", *extra).start() for i in range(workers)]
+    if mode == "direct":
+        ws = [Worker(env, f"w{i}").start() for i in range(workers)]
+    else:
+        ws = [Worker(env, f"w{i}", "--ingest", mode, command=AGENT_WORKER).start()
+              for i in range(workers)]
     n = len(events)
     try:
         def first() -> float | None:
@@ -118,7 +130,7 @@ def latency(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
         def scrape() -> None:
             while not stop.is_set():
                 text = w.metrics()
-                scrapes.append((time.monotonic(), metric_sum(text, "harmwatch_events_total")))
+                scrapes.append((time.monotonic(), _events_counted(text)))
                 time.sleep(0.05)
 
         thread = threading.Thread(target=scrape, daemon=True)
@@ -144,12 +156,19 @@ def latency(broker: str, tmp: Path, events: list[tuple[str, bytes, bytes]],
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--broker")
-    parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--rate", type=float, default=5000.0)
+    parser = argparse.ArgumentParser(
+        description="Worker throughput per ingest mode and produce->/metrics latency "
+                    "against a real Kafka broker (started here unless --broker is given).")
+    parser.add_argument("--broker", metavar="HOST:PORT",
+                        help="an existing broker (default: start a local one in a temp dir)")
+    parser.add_argument("--events", type=int, default=300_000,
+                        help="events preloaded for each throughput run (default 300000)")
+    parser.add_argument("--rate", type=float, default=5000.0,
+                        help="events/s of the latency run, 20 s long (default 5000)")
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["direct", "agent", "per-event", "two", "latency"])
+                        choices=["direct", "agent", "per-event", "two", "latency"],
+                        help="runs to leave out: one worker per ingest mode, two direct "
+                             "workers, the latency run")
     parser.add_argument("--per-event-events", type=int, default=10_000,
                         help="events for the per-event baseline (it runs at ~2k/s)")
     args = parser.parse_args()

@@ -2,7 +2,7 @@
 # Local single-node Apache Kafka (KRaft) for development and tests.
 #   deploy/kafka/kafka.sh up|down|status [--data-dir var/kafka] [--port 9092]
 # Runs from the repository root, so relative paths (the default var/kafka too) are
-# relative to it. All the logic is in streams/dev/kafka_broker.py.
+# relative to it. All the logic is in streams/dev/ (kafka_cli.py, kafka_broker.py).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -14,4 +14,4 @@ else
   PY=python3
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PY" -m streams.dev.kafka_broker "$@"
+exec "$PY" -m streams.dev.kafka_cli "$@"

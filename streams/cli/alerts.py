@@ -12,7 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from alerts.conventions import ALERT_STATE
 from alerts.naming import DASHBOARDS_DIR, DATASOURCE_UID, FOLDER_UID, GRAFANA_URL_ENV
+from streams.cli.args import Subparsers
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -140,7 +142,7 @@ def _cmd_sink(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Subparsers) -> None:
     """Add the alerting commands to the ``harmwatch`` parser."""
     rules = sub.add_parser("rules", help="Prometheus alerting rules generated from the config",
                            description="Generate and test the Prometheus alerting rules.")
@@ -148,7 +150,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gen = rules_sub.add_parser(
         "generate", help="write the alerting rules (stdout by default)",
         description="One alert per policy area, signal and set level (warn -> ticket, "
-                    "critical -> page), paging off the engine's harmwatch_alert_state, plus "
+                    f"critical -> page), paging off the engine's {ALERT_STATE}, plus "
                     "the pipeline-health alerts routed to engineering.")
     _config_arg(gen)
     gen.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")

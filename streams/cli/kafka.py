@@ -37,7 +37,7 @@ def _add_kafka_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_dev_kafka(args: argparse.Namespace) -> int:
-    from streams.dev.kafka_broker import main
+    from streams.dev.kafka_cli import main
 
     argv = [args.action, "--data-dir", args.data_dir, "--timeout", str(args.timeout)]
     if args.port is not None:
@@ -50,14 +50,14 @@ def _cmd_dev_kafka(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from streams.cli.args import load_or_exit
-    from streams.kafka.app import WorkerOptions
+    from streams.kafka.options import WorkerOptions
     from streams.kafka.worker import run_worker
 
     config = load_or_exit(args.config)
     settings = _settings_or_exit(args)
     opts = WorkerOptions(web_port=args.web_port, web_host=args.web_host,
                          signals_out=args.signals_out, episodes_out=args.episodes_out,
-                         ingest=args.ingest, loglevel=args.loglevel.upper())
+                         loglevel=args.loglevel.upper())
     return run_worker(config, settings, opts, give_up_after_s=args.give_up_after)
 
 
@@ -65,8 +65,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics_create(args: argparse.Namespace) -> int:
+    from streams.kafka.broker_check import broker_reachable
     from streams.kafka.topics import TopicError, create_topics
-    from streams.kafka.worker import broker_reachable
 
     settings = _settings_or_exit(args)
     if not broker_reachable(settings.broker):
@@ -86,8 +86,8 @@ def _cmd_topics_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_produce(args: argparse.Namespace) -> int:
+    from streams.kafka.broker_check import broker_reachable
     from streams.kafka.producer import produce_file
-    from streams.kafka.worker import broker_reachable
 
     settings = _settings_or_exit(args)
     if not args.events.is_file():
@@ -167,9 +167,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "(default: wait forever)")
     w.add_argument("--loglevel", default="warning",
                    choices=("debug", "info", "warning", "error"))
-    w.add_argument("--ingest", default="direct", choices=("direct", "agent", "per-event"),
-                   help="how source topics are read: direct (default; batches beside "
-                        "Faust), or the Faust-agent baselines the benchmark compares with")
     w.set_defaults(func=_cmd_worker)
 
     topics = sub.add_parser("topics", help="manage the Kafka topics",

@@ -1,275 +1,39 @@
 """A real single-node Apache Kafka broker (KRaft) for development and tests.
 
-The broker is the Apache ``kafka_2.13`` jar from Maven Central, run with the machine's
-Java 17: no Docker, no tarball download. ``deploy/kafka/pom.xml`` lists the broker plus
-a log4j2 binding; Maven copies that runtime classpath once into a cache folder, and every
-later start reuses it without touching the network.
+The jars and Java come from :mod:`streams.dev.kafka_jars` (Maven, once); readiness is asked
+with kafka-python (:func:`streams.kafka.broker_check.broker_answers`); the command line is
+:mod:`streams.dev.kafka_cli`.
 
-Pure standard library on purpose: the module must work before any client library is
-installed and from a plain ``python -m streams.dev.kafka_broker up``.
+In Python::
 
-Command line (also ``deploy/kafka/kafka.sh``)::
-
-    python -m streams.dev.kafka_broker up|down|status [--data-dir var/kafka] [--port 9092]
+    with LocalKafka(Path("var/kafka"), port=9092) as kafka:
+        ...  # kafka.bootstrap == "127.0.0.1:9092"
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
-import fcntl
 import os
 import re
-import shutil
 import signal
-import socket
-import struct
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from streams import paths
+from streams.dev.kafka_jars import KAFKA_VERSION, LOG4J_CONFIG, ensure_classpath, java_executable
+from streams.dev.processes import HOST, cmdline, free_port, log_tail, pid_alive, port_in_use
+from streams.kafka.broker_check import broker_answers
 
-#: Kafka release run by :class:`LocalKafka`. Verified here with kafka-python 3.x, aiokafka
-#: 0.14 consumer groups and a faust-streaming 0.15.3 worker (as were 4.0.2 and 4.4.0); see
-#: deploy/kafka/README.md. Keep in step with ``kafka.version`` in deploy/kafka/pom.xml
-#: (the value here wins: it is passed to Maven).
-KAFKA_VERSION = "4.2.2"
+__all__ = ["DEFAULT_PORT", "KAFKA_VERSION", "LocalKafka", "free_port", "read_properties"]
 
-DEPLOY_DIR = paths.DEPLOY_DIR / "kafka"
-POM_PATH = DEPLOY_DIR / "pom.xml"
-LOG4J_CONFIG = DEPLOY_DIR / "log4j2.properties"
-
-HOST = "127.0.0.1"
 DEFAULT_PORT = 9092
 PID_FILE = "kafka.pid"
 PROPERTIES_FILE = "server.properties"
 LOG_FILE = "broker.log"
 LOG_DIRS = "kraft-logs"
-MAVEN_TIMEOUT = 900.0
-
-
-# --------------------------------------------------------------------------- classpath
-
-
-def cache_dir() -> Path:
-    """Folder holding the resolved jars for :data:`KAFKA_VERSION`.
-
-    ``$HARMWATCH_CACHE`` replaces ``~/.cache/harmwatch``; the version stays in the folder
-    name so that two versions never mix their jars.
-    """
-    base = os.environ.get("HARMWATCH_CACHE") or str(Path.home() / ".cache" / "harmwatch")
-    return Path(base).expanduser() / f"kafka-{KAFKA_VERSION}"
-
-
-def _read_classpath_file(path: Path) -> list[Path] | None:
-    """Jars listed by a previous resolution, or None when any of them went missing."""
-    if not path.is_file():
-        return None
-    jars = [Path(line) for line in path.read_text().splitlines() if line.strip()]
-    if not jars or not all(jar.is_file() for jar in jars):
-        return None
-    return jars
-
-
-def _run_maven(libs: Path, repo: Path) -> None:
-    """Copy the broker's runtime jars into ``libs`` (network on first use only)."""
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise RuntimeError("Maven ('mvn') is not on PATH: it is needed once to fetch Kafka")
-    if not POM_PATH.is_file():
-        raise RuntimeError(f"{POM_PATH} not found: run from a harmwatch source checkout")
-    cmd = [
-        mvn, "-q", "-B", "-f", str(POM_PATH),
-        f"-Dmaven.repo.local={repo}",
-        f"-Dkafka.version={KAFKA_VERSION}",
-        f"-Dkafka.libs={libs}",
-        "dependency:copy-dependencies",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=MAVEN_TIMEOUT, check=False)
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).strip().splitlines()[-30:]
-        raise RuntimeError(
-            f"Maven could not resolve kafka_2.13:{KAFKA_VERSION} (exit {done.returncode}):\n"
-            + "\n".join(output)
-        )
-
-
-def ensure_classpath() -> list[Path]:
-    """Return the broker's runtime jars, running Maven only the first time.
-
-    ``classpath.txt`` is written last, as the marker of a complete resolution, so an
-    interrupted download is redone rather than half-used. A file lock keeps two
-    processes (a CLI and a test run) from resolving into the same folder at once.
-    """
-    root = cache_dir()
-    marker = root / "classpath.txt"
-    jars = _read_classpath_file(marker)
-    if jars is not None:
-        return jars
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        jars = _read_classpath_file(marker)  # another process may have finished meanwhile
-        if jars is not None:
-            return jars
-        libs, partial = root / "libs", root / "libs.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        _run_maven(partial, root / "m2")
-        shutil.rmtree(libs, ignore_errors=True)
-        partial.rename(libs)
-        jars = sorted(libs.glob("*.jar"))
-        if not any(jar.name.startswith("kafka_2.13-") for jar in jars):
-            raise RuntimeError(f"Maven ran but no kafka_2.13 jar is in {libs}")
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text("".join(f"{jar}\n" for jar in jars))
-        tmp.replace(marker)
-        return jars
-
-
-def java_executable() -> str:
-    """Path of ``java``: ``$JAVA_HOME/bin/java`` first, else the one on PATH.
-
-    Kafka 4.x brokers need Java 17 or newer; checking here turns an obscure
-    UnsupportedClassVersionError in the log into a clear message.
-    """
-    home = os.environ.get("JAVA_HOME")
-    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    if not java or not Path(java).is_file():
-        raise RuntimeError("Java 17+ is needed to run Kafka and no 'java' was found")
-    out = subprocess.run(
-        [java, "-version"], capture_output=True, text=True, timeout=60, check=False
-    )
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if match:
-        major = int(match.group(1))
-        if major == 1 and match.group(2):  # "1.8.0" style
-            major = int(match.group(2))
-        if major < 17:
-            raise RuntimeError(f"Kafka {KAFKA_VERSION} needs Java 17+, {java} is Java {major}")
-    return java
-
-
-# --------------------------------------------------------------------------- probing
-
-
-def free_port(host: str = HOST) -> int:
-    """An ephemeral TCP port free right now (for tests that must not collide)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_in_use(port: int, host: str = HOST) -> bool:
-    """True when something already listens on ``host:port``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("broker closed the connection")
-        data += chunk
-    return bytes(data)
-
-
-def _metadata_request(correlation_id: int) -> bytes:
-    """Metadata v4 for no topics (header v1). v4 is served by Kafka 2.x to 4.x alike."""
-    client_id = b"harmwatch-probe"
-    body = struct.pack(">hhih", 3, 4, correlation_id, len(client_id)) + client_id
-    body += struct.pack(">i?", 0, False)  # topics: empty array; allow_auto_topic_creation
-    return struct.pack(">i", len(body)) + body
-
-
-def _parse_metadata(payload: bytes) -> tuple[int, int]:
-    """(number of live brokers, controller id) from a Metadata v4 response body."""
-    pos = 8  # correlation_id, throttle_time_ms
-    (n_brokers,) = struct.unpack_from(">i", payload, pos)
-    pos += 4
-    for _ in range(n_brokers):
-        pos += 4  # node_id
-        (host_len,) = struct.unpack_from(">h", payload, pos)
-        pos += 2 + host_len + 4  # host, port
-        (rack_len,) = struct.unpack_from(">h", payload, pos)
-        pos += 2 + max(rack_len, 0)
-    (cluster_len,) = struct.unpack_from(">h", payload, pos)
-    pos += 2 + max(cluster_len, 0)
-    (controller_id,) = struct.unpack_from(">i", payload, pos)
-    return n_brokers, controller_id
-
-
-def broker_answers(port: int, host: str = HOST, timeout: float = 2.0) -> bool:
-    """True when the broker serves a Metadata request listing itself as a live broker.
-
-    An open port is not enough: the socket accepts connections before the broker has
-    caught up with its metadata and been unfenced, and until then topic creation fails.
-    """
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(_metadata_request(1))
-            (size,) = struct.unpack(">i", _recv_exact(sock, 4))
-            payload = _recv_exact(sock, size)
-    except (OSError, ConnectionError, struct.error):
-        return False
-    if struct.unpack_from(">i", payload)[0] != 1:
-        return False
-    try:
-        n_brokers, controller_id = _parse_metadata(payload)
-    except struct.error:
-        return False
-    return n_brokers >= 1 and controller_id >= 0
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def _pid_alive(pid: int) -> bool:
-    """True for a live, non-zombie process (a zombie has exited, just not been reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError):
-        state = stat.read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    return True
-
-
-def _cmdline(pid: int) -> str | None:
-    """Command line of ``pid``, or None where /proc is not available."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return None
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    """The log's first ERROR/FATAL line (usually the cause) and its last ``lines`` lines.
-
-    A failed start often ends in a long stack trace whose head is cut off by the tail.
-    """
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    last = text[-lines:]
-    first_error = next((ln for ln in text if " ERROR " in ln or " FATAL " in ln), None)
-    if first_error is not None and first_error not in last:
-        return f"first error: {first_error}\n...\n" + "\n".join(last)
-    return "\n".join(last)
 
 
 def _new_cluster_id() -> str:
@@ -387,11 +151,11 @@ class LocalKafka:
             pid = int(self.pid_path.read_text().strip())
         except (OSError, ValueError):
             return None
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return None
-        cmdline = _cmdline(pid)
-        if cmdline is not None and (
-            "kafka.Kafka" not in cmdline or str(self.properties_path) not in cmdline
+        command = cmdline(pid)
+        if command is not None and (
+            "kafka.Kafka" not in command or str(self.properties_path) not in command
         ):
             return None  # the pid was reused by an unrelated process
         return pid
@@ -485,12 +249,12 @@ class LocalKafka:
             if not self.is_running():
                 raise RuntimeError(
                     f"Kafka broker exited during startup; last lines of {self.log_path}:\n"
-                    + _tail(self.log_path)
+                    + log_tail(self.log_path)
                 )
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"Kafka broker on {self.bootstrap} did not answer within {timeout:.0f}s;"
-                    f" last lines of {self.log_path}:\n" + _tail(self.log_path)
+                    f" last lines of {self.log_path}:\n" + log_tail(self.log_path)
                 )
             time.sleep(0.2)
 
@@ -524,7 +288,7 @@ class LocalKafka:
             if self._proc is not None:
                 if self._proc.poll() is not None:
                     return True
-            elif not _pid_alive(pid):
+            elif not pid_alive(pid):
                 return True
             time.sleep(0.1)
         return False
@@ -543,77 +307,3 @@ class LocalKafka:
     ) -> None:
         self.stop()
 
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _broker_from_args(args: argparse.Namespace) -> LocalKafka:
-    """The broker for ``--data-dir``; without ``--port``, the port it was last run on."""
-    data_dir = Path(args.data_dir)
-    port = args.port
-    if port is None:
-        listeners = read_properties(data_dir / PROPERTIES_FILE).get("advertised.listeners", "")
-        match = re.search(r":(\d+)$", listeners)
-        port = int(match.group(1)) if match else DEFAULT_PORT
-    return LocalKafka(data_dir, port=port)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="harmwatch dev kafka",
-        description=f"Run a local single-node Apache Kafka {KAFKA_VERSION} (KRaft) broker.",
-    )
-    parser.add_argument("command", choices=("up", "down", "status"))
-    parser.add_argument(
-        "--data-dir", default="var/kafka", help="broker state and log (default: var/kafka)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=None, help="client port (default: last used, else 9092)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=90.0, help="seconds to wait for readiness on up"
-    )
-    return parser
-
-
-def _status_lines(broker: LocalKafka) -> Iterator[str]:
-    pid = broker.pid()
-    if pid is None:
-        yield f"stopped {broker.bootstrap} (data dir {broker.data_dir})"
-        return
-    state = "running" if broker.is_ready() else "running (not answering yet)"
-    yield f"{state} {broker.bootstrap} pid {pid} log {broker.log_path}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``up`` starts and detaches, ``down`` stops, ``status`` reports.
-
-    Exit codes: 0 on success (``status``: running), 1 on failure, 3 when ``status``
-    finds the broker stopped (the LSB convention for "not running").
-    """
-    args = _parser().parse_args(argv)
-    broker = _broker_from_args(args)
-    try:
-        if args.command == "up":
-            was_running = broker.is_running()
-            started = time.monotonic()
-            broker.start(timeout=args.timeout)
-            took = time.monotonic() - started
-            verb = "already running" if was_running else f"up in {took:.1f}s"
-            print(f"kafka {KAFKA_VERSION} {verb}: {broker.bootstrap} pid {broker.pid()}")
-            return 0
-        if args.command == "down":
-            running = broker.is_running()
-            broker.stop()
-            print("kafka stopped" if running else "kafka was not running")
-            return 0
-        for line in _status_lines(broker):
-            print(line)
-        return 0 if broker.is_running() else 3
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

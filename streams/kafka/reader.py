@@ -29,6 +29,14 @@ it the active owner of partition N of the table that holds that topic's state
   after the last snapshot are simply read again, which the state's offsets make harmless).
 
 Snapshots are taken every ``snapshot_every_s`` of the partitions that changed, not per batch.
+
+Log truncation is detected, not only survived. aiokafka moves an out-of-range position to
+the earliest offset with an info line; then either messages were deleted before they were
+read (retention shorter than an outage, ``delete_records``), or the log restarted below
+what the snapshot covers (a re-created topic, a broker that lost its tail) and its messages
+are skipped as already counted. Both are checked at take-over (the partition's earliest
+and end offsets against the snapshot) and while reading (a jump in the offsets), logged as
+a warning and counted per partition in :attr:`DirectReader.truncated`.
 """
 
 from __future__ import annotations
@@ -57,6 +65,10 @@ class Owner(Protocol):
     def take_over(self, tps: Sequence[TP]) -> dict[TP, int]:
         """Restore the state of these partitions; the offset to read each from."""
 
+    def covered(self, tp: TP) -> int:
+        """The first offset of ``tp`` that the restored state has not processed (messages
+        below it are skipped); at or after the offset ``take_over`` returned."""
+
     async def process(self, tp: TP, records: Sequence[Any]) -> None: ...
 
     async def after_batch(self, tps: Sequence[TP]) -> None: ...
@@ -83,6 +95,10 @@ class DirectReader:
         self._wake = asyncio.Event()
         self._dirty: set[TP] = set()
         self._last_snapshot = time.monotonic()
+        self._next: dict[TP, int] = {}  # the offset each owned partition should read next
+        # Records below this offset were skipped as covered although the log was new.
+        self._covered_floor: dict[TP, int] = {}
+        self.truncated: dict[TP, int] = {}  # messages lost to truncation, since start
 
     # --- what the metrics and the idle check read ------------------------------------------
 
@@ -167,6 +183,9 @@ class DirectReader:
                 self.consumer.seek(ktp, offset)
             self.owned = want
             self._dirty = set()
+            self._next = dict(starts)
+            self._covered_floor = {}
+            await self._check_log_bounds(ktps)
             log.info("%s partitions taken over: %s", self.owner.name,
                      ", ".join(f"{tp.topic}:{tp.partition}@{starts[tp]}" for tp in want))
 
@@ -177,6 +196,7 @@ class DirectReader:
             tp = TP(ktp.topic, ktp.partition)
             if tp not in owned or not records:
                 continue  # fetched just before a revoke
+            await self._check_offsets(ktp, tp, records)
             await self.owner.process(tp, records)
             touched.append(tp)
         if touched:
@@ -186,3 +206,76 @@ class DirectReader:
             await self.owner.snapshot(sorted(self._dirty))
             self._dirty = set()
             self._last_snapshot = time.monotonic()
+
+    # --- truncation ------------------------------------------------------------------------
+
+    async def _check_log_bounds(self, starts: Mapping[Any, int]) -> None:
+        """At take-over: is the log still there from where each snapshot resumes?"""
+        if self.consumer is None or not starts:
+            return
+        try:
+            earliest = await self.consumer.beginning_offsets(list(starts))
+            ends = await self.consumer.end_offsets(list(starts))
+        except KafkaError as exc:  # checked again by the first jump in the offsets
+            log.warning("%s: log bounds not checked: %r", self.owner.name, exc)
+            return
+        for ktp, start in starts.items():
+            tp = TP(ktp.topic, ktp.partition)
+            first, end = int(earliest[ktp]), int(ends[ktp])
+            covered = self.owner.covered(tp)
+            if end < covered:
+                self._log_restarted(tp, end, covered)
+                self._next[tp] = first
+            elif first > start:
+                self._deleted_unread(tp, start, first)
+                self._next[tp] = first
+
+    async def _check_offsets(self, ktp: Any, tp: TP, records: Sequence[Any]) -> None:
+        """While reading: a jump ahead may be deleted messages (or only transaction
+        markers: the earliest offset tells); a jump back is a log restarted below us."""
+        expected = self._next.get(tp)
+        first = int(records[0].offset)
+        if expected is not None and first > expected and self.consumer is not None:
+            try:
+                earliest = int((await self.consumer.beginning_offsets([ktp]))[ktp])
+            except KafkaError as exc:
+                log.warning("%s %s:%d: offsets jump from %d to %d, earliest offset not "
+                            "known: %r", self.owner.name, tp.topic, tp.partition, expected,
+                            first, exc)
+                earliest = expected
+            if earliest > expected:
+                self._deleted_unread(tp, expected, min(first, earliest))
+        elif expected is not None and first < expected and tp not in self._covered_floor:
+            self._log_restarted(tp, None, self.owner.covered(tp))
+        floor = self._covered_floor.get(tp)
+        if floor is not None:
+            below = sum(1 for r in records if r.offset < floor)
+            if below:
+                self.truncated[tp] = self.truncated.get(tp, 0) + below
+            if records[-1].offset + 1 >= floor:
+                del self._covered_floor[tp]
+        self._next[tp] = max(int(records[-1].offset) + 1, self._next.get(tp, 0))
+
+    def _deleted_unread(self, tp: TP, expected: int, earliest: int) -> None:
+        covered = self.owner.covered(tp)
+        lost = max(0, earliest - max(expected, covered))
+        if lost:
+            self.truncated[tp] = self.truncated.get(tp, 0) + lost
+            log.warning("%s %s:%d: log truncated: it starts at offset %d, reading was to "
+                        "resume at %d; %d messages were deleted before they were read and "
+                        "are lost", self.owner.name, tp.topic, tp.partition, earliest,
+                        max(expected, covered), lost)
+        else:  # only messages read before: the dedupe ids of a restored partition
+            log.warning("%s %s:%d: log truncated at offset %d (below %d, already "
+                        "processed): ids of offsets %d-%d cannot be re-read, so copies of "
+                        "those events may count again", self.owner.name, tp.topic,
+                        tp.partition, earliest, covered, expected, earliest - 1)
+
+    def _log_restarted(self, tp: TP, end: int | None, covered: int) -> None:
+        self._covered_floor[tp] = covered
+        self._next[tp] = 0
+        where = f"ends at offset {end}" if end is not None else "restarted below the position"
+        log.warning("%s %s:%d: log truncated: it %s, below %d that the state covers (a "
+                    "re-created topic or a lost tail); its messages below %d are skipped "
+                    "as already processed and are lost", self.owner.name, tp.topic,
+                    tp.partition, where, covered, covered)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from streams.kafka.settings import MAX_SNAPSHOT_BYTES, KafkaSettings
 
@@ -52,7 +53,8 @@ def quiet_kafka_logs() -> None:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
-def admin_client(broker: str, timeout_s: float = 10.0):  # type: ignore[no-untyped-def]
+# kafka-python ships no type hints: its clients are typed Any here.
+def admin_client(broker: str, timeout_s: float = 10.0) -> Any:
     from kafka import KafkaAdminClient
 
     quiet_kafka_logs()
@@ -60,7 +62,7 @@ def admin_client(broker: str, timeout_s: float = 10.0):  # type: ignore[no-untyp
                             request_timeout_ms=int(timeout_s * 1000))
 
 
-def partition_counts(admin, names: list[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def partition_counts(admin: Any, names: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for topic in admin.describe_topics(names):
         if topic.get("error_code", 0) == 0:
@@ -114,7 +116,7 @@ def create_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[tupl
         admin.close()
 
 
-def _set_retention(admin, spec: TopicSpec) -> None:  # type: ignore[no-untyped-def]
+def _set_retention(admin: Any, spec: TopicSpec) -> None:
     from kafka.admin import ConfigResource, ConfigResourceType
 
     resource = ConfigResource(ConfigResourceType.TOPIC, spec.name,

@@ -7,21 +7,10 @@ import time
 from typing import IO
 
 from signals.config import Config
-from streams.dev.kafka_broker import broker_answers
-from streams.kafka.app import WorkerOptions, create_app
+from streams.kafka.app import AppFactory, create_app
+from streams.kafka.broker_check import broker_reachable
+from streams.kafka.options import WorkerOptions
 from streams.kafka.settings import KafkaSettings
-
-
-def _endpoints(broker: str) -> list[tuple[str, int]]:
-    out = []
-    for part in broker.replace("kafka://", "").split(","):
-        host, _, port = part.strip().rpartition(":")
-        out.append((host or "127.0.0.1", int(port or 9092)))
-    return out
-
-
-def broker_reachable(broker: str) -> bool:
-    return any(broker_answers(port, host=host) for host, port in _endpoints(broker))
 
 
 def wait_for_broker(broker: str, err: IO[str], give_up_after_s: float | None = None,
@@ -43,7 +32,8 @@ def wait_for_broker(broker: str, err: IO[str], give_up_after_s: float | None = N
 
 
 def run_worker(config: Config, settings: KafkaSettings, opts: WorkerOptions,
-               give_up_after_s: float | None = None) -> int:
+               give_up_after_s: float | None = None, make_app: AppFactory = create_app) -> int:
+    """``make_app``: the benchmark's Faust-agent baselines replace the shipped app."""
     from streams.kafka.topics import TopicError, create_topics
 
     if not wait_for_broker(settings.broker, sys.stderr, give_up_after_s):
@@ -53,7 +43,7 @@ def run_worker(config: Config, settings: KafkaSettings, opts: WorkerOptions,
     except TopicError as exc:
         print(f"harmwatch worker: {exc}", file=sys.stderr)
         return 2
-    app, _ = create_app(config, settings, opts)
+    app, _ = make_app(config, settings, opts)
     from faust.worker import Worker
 
     print(f"harmwatch worker {settings.app_id}: broker {settings.broker}, metrics on "

@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 import alerts
+import streams
 from alerts import conventions
 
 ALERTS_DIR = Path(alerts.__file__).parent
+STREAMS_DIR = Path(streams.__file__).parent
 METRIC = re.compile(r"\bharmwatch_[a-z0-9_]+")
 
 
@@ -34,8 +36,9 @@ def _metric_literals(path: Path) -> list[tuple[int, str]]:
 
 
 def test_no_metric_name_literal_outside_the_conventions_module() -> None:
+    sources = [*ALERTS_DIR.glob("*.py"), *STREAMS_DIR.rglob("*.py")]
     offenders = [f"{path.name}:{line}: {name}"
-                 for path in sorted(ALERTS_DIR.glob("*.py")) if path.name != "conventions.py"
+                 for path in sorted(sources) if path.name != "conventions.py"
                  for line, name in _metric_literals(path)]
     assert offenders == []
 

@@ -1,15 +1,19 @@
 """A real Kafka broker from streams.dev.kafka_broker, spoken to by both clients the project uses.
 
 kafka-python 3.x (admin, producer, consumer) and aiokafka 0.14 with a consumer group,
-which is the group coordinator protocol Faust relies on.
+which is the group coordinator protocol Faust relies on; and the broker check
+(streams.kafka.broker_check) that the worker and ``LocalKafka.start`` wait on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +24,9 @@ from aiokafka.admin import NewTopic as AIONewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.dev.kafka_broker import KAFKA_VERSION, LocalKafka, broker_answers, free_port
+from streams.dev.kafka_broker import KAFKA_VERSION, LocalKafka, free_port
+from streams.kafka.broker_check import broker_answers, broker_reachable
+from tests.streaming.kafka_harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +41,8 @@ def _create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hw-test-admin")
     try:
         admin.create_topics([NewTopic(name, partitions, 1)])
-        assert name in admin.list_topics()
+        # The broker's metadata cache may trail the controller by a moment (seen under load).
+        wait_until(lambda: name in admin.list_topics(), 30, f"topic {name} listed")
     finally:
         admin.close()
 
@@ -77,6 +84,38 @@ def test_broker_answers_metadata(kafka_broker: LocalKafka) -> None:
     assert broker_answers(kafka_broker.port)
     assert kafka_broker.bootstrap == f"127.0.0.1:{kafka_broker.port}"
     assert KAFKA_VERSION.startswith("4.")
+
+
+def test_broker_check_by_bootstrap_string(kafka_broker: LocalKafka) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    assert broker_reachable(kafka_broker.bootstrap)
+    assert broker_reachable(f"kafka://{dead},{kafka_broker.bootstrap}")  # any one answers
+    assert not broker_reachable(dead)
+
+
+def test_an_open_port_that_is_not_kafka_does_not_answer() -> None:
+    """A listener that accepts and never speaks Kafka: the check must time out to False,
+    not take the open port for a broker."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        accepted: list[socket.socket] = []
+
+        def accept() -> None:
+            while True:
+                try:
+                    accepted.append(server.accept()[0])
+                except OSError:
+                    return
+
+        threading.Thread(target=accept, daemon=True).start()
+        started = time.monotonic()
+        assert not broker_answers(port, timeout=1.0)
+        assert time.monotonic() - started < 10
+        assert accepted  # it did connect: the port was open
+        for conn in accepted:
+            conn.close()
 
 
 def test_kafka_python_round_trip(kafka_broker: LocalKafka) -> None:

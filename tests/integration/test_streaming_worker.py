@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from signals.events import Rejected, decode_event
 from streams.backtest.replay import run_backtest
@@ -25,6 +25,7 @@ from streams.config_files import load_config
 from streams.dev.kafka_broker import LocalKafka, free_port
 from tests.streaming.kafka_harness import (
     Env,
+    MetricNotExposed,
     Worker,
     backtest,
     dedupe_rows,
@@ -85,7 +86,7 @@ def _wait_rows(ws: list[Worker], expected: dict[tuple[Any, ...], dict[str, Any]]
         got = _all_rows(ws)
         return got if len(got) >= len(expected) else None
 
-    return wait_until(done, timeout, f"{len(expected)} signal rows")  # type: ignore[no-any-return]
+    return wait_until(done, timeout, f"{len(expected)} signal rows")
 
 
 def test_topics_create_is_idempotent(env: Env) -> None:
@@ -107,16 +108,13 @@ def test_topics_create_is_idempotent(env: Env) -> None:
     assert clash.returncode == 1 and "exists with 6 partitions" in clash.stderr
 
 
-@pytest.mark.parametrize("ingest", ["direct", "agent"])
-def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worker],
-                                ingest: str) -> None:
-    """Both the shipped direct consumer and the Faust-agent baseline of the benchmark."""
+def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worker]) -> None:
     expected, episodes = backtest(env, events_file)
     assert len(expected) > 1000 and episodes
     assert env.run("topics", "create").returncode == 0
     produced = env.produce(events_file, "--final-watermark")
     assert "final watermark" in produced.stderr
-    w = _start(workers, Worker(env, "w1", "--ingest", ingest))
+    w = _start(workers, Worker(env, "w1"))
     got = _wait_rows([w], expected, timeout=180)
     assert got == expected
     wait_until(lambda: sorted_episodes(read_jsonl(w.episodes)) == sorted_episodes(episodes),
@@ -245,6 +243,107 @@ def test_redelivery_after_a_restart_is_counted_once(env: Env, workers: list[Work
     assert "16777216" in repr(described)
 
 
+def _end_offsets(env: Env, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=env.broker)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(env.partitions)]
+        return {tp.partition: int(n) for tp, n in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def test_log_truncated_below_the_snapshot_is_counted_and_logged(
+        env: Env, workers: list[Worker]) -> None:
+    """Retention shorter than an outage, played with delete_records: messages produced
+    while no worker ran are deleted from one partition before anyone read them. The
+    restarted worker must say so on /metrics and in its log, not skip them silently."""
+    assert env.run("topics", "create").returncode == 0
+    reports = env.topic("reports")
+    first = env.tmp / "first.jsonl"
+    first.write_bytes(_reports(range(300)))
+    env.produce(first)
+    w1 = _start(workers, Worker(env, "t1"))
+    wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
+                                  outcome="counted") >= 300, 120, "300 counted events")
+    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    w1.kill()
+    before = _end_offsets(env, reports)
+    second = env.tmp / "second.jsonl"
+    second.write_bytes(_reports(range(300, 400)))
+    env.produce(second)
+    after = _end_offsets(env, reports)
+    assert sum(after.values()) - sum(before.values()) == 100
+    part = max(after, key=lambda p: after[p] - before[p])
+    lost = after[part] - before[part]
+    assert lost > 0
+    admin = KafkaAdminClient(bootstrap_servers=env.broker)
+    try:
+        admin.delete_records({TopicPartition(reports, part): after[part]})
+    finally:
+        admin.close()
+
+    w2 = _start(workers, Worker(env, "t2"))
+    metrics = wait_until(lambda: (m := w2.metrics()) and metric_sum(
+        m, "harmwatch_events_total", outcome="counted") >= 100 - lost and m, 120,
+        f"{100 - lost} counted events after the restart")
+    time.sleep(2)  # nothing more may come
+    metrics = w2.metrics()
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == 100 - lost
+    name = "harmwatch_log_truncated_messages_total"
+    assert metric_sum(metrics, name, topic=reports, partition=str(part)) == lost
+    assert metric_sum(metrics, name) == lost
+    warnings = [x for x in w2.stderr.splitlines() if "log truncated" in x]
+    assert len(warnings) == 1, w2.stderr[-3000:]
+    assert f"{reports}:{part}" in warnings[0] and f"{lost} messages" in warnings[0]
+    assert '"r3' not in warnings[0] and "event_id" not in warnings[0]  # no ids in logs
+
+
+def test_recreated_topic_below_the_snapshot_is_counted_and_logged(
+        env: Env, workers: list[Worker]) -> None:
+    """A source topic deleted and created again while no worker ran: the new log's
+    offsets restart at 0, below what the snapshots cover, and its messages there are
+    skipped as already counted. The worker must count them as lost and say so."""
+    assert env.run("topics", "create").returncode == 0
+    reports = env.topic("reports")
+    first = env.tmp / "first.jsonl"
+    first.write_bytes(_reports(range(300)))
+    env.produce(first)
+    w1 = _start(workers, Worker(env, "c1"))
+    wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
+                                  outcome="counted") >= 300, 120, "300 counted events")
+    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    w1.kill()
+    covered = _end_offsets(env, reports)  # w1 processed every message
+    admin = KafkaAdminClient(bootstrap_servers=env.broker)
+    try:
+        admin.delete_topics([reports])
+        wait_until(lambda: reports not in admin.list_topics(), 60, f"{reports} deleted")
+    finally:
+        admin.close()
+    wait_until(lambda: env.run("topics", "create").returncode == 0, 60, "topics re-created")
+    second = env.tmp / "second.jsonl"
+    second.write_bytes(_reports(range(300, 330)))
+    env.produce(second)
+    new_end = _end_offsets(env, reports)
+    assert sum(new_end.values()) == 30
+    lost = sum(min(new_end[p], covered[p]) for p in new_end)
+    assert lost > 0
+
+    w2 = _start(workers, Worker(env, "c2"))
+    name = "harmwatch_log_truncated_messages_total"
+    metrics = wait_until(lambda: (m := w2.metrics()) and metric_sum(m, name) >= lost and m,
+                         120, f"{lost} truncated messages on /metrics")
+    time.sleep(2)
+    metrics = w2.metrics()
+    assert metric_sum(metrics, name) == lost
+    for p in new_end:
+        assert metric_sum(metrics, name, topic=reports, partition=str(p)) == min(
+            new_end[p], covered[p])
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == 30 - lost
+    warnings = [x for x in w2.stderr.splitlines() if "log truncated" in x]
+    assert warnings and all("re-created topic" in x for x in warnings), w2.stderr[-3000:]
+
+
 def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
         env: Env, events_file: Path, workers: list[Worker]) -> None:
     expected, _ = backtest(env, events_file)
@@ -265,9 +364,8 @@ def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
                 f"exited {producer.returncode}: "
                 f"{producer.stderr.read()[-2000:] if producer.stderr else ''}")
             raise AssertionError(
-                f"{exc}; producer {produced}; counted a="
-                f"{metric_sum(a.metrics(), 'harmwatch_events_total')} b="
-                f"{metric_sum(b.metrics(), 'harmwatch_events_total')}") from exc
+                f"{exc}; producer {produced}; counted a={_counted(a)} b={_counted(b)}"
+            ) from exc
         b.kill()
         assert b.proc is not None and b.proc.returncode == -signal.SIGKILL
         b2 = _start(workers, Worker(env, "b2"))
@@ -279,7 +377,15 @@ def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
     got = _wait_rows([a, b, b2], expected, timeout=240)
     assert got == expected
     metrics = a.metrics() + b2.metrics()
-    assert metric_sum(metrics, "harmwatch_merge_late_panes") == 0
+    assert metric_sum(metrics, "harmwatch_merge_late_panes_total") == 0
+
+
+def _counted(w: Worker) -> str:
+    """For a failure message: the worker's events counter, or why there is none."""
+    try:
+        return f"{metric_sum(w.metrics(), 'harmwatch_events_total'):.0f}"
+    except MetricNotExposed as exc:
+        return str(exc)
 
 
 def test_broker_restart_mid_stream_loses_nothing(

@@ -10,27 +10,43 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from streams.dev.kafka_broker import free_port
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 HARMWATCH = [sys.executable, "-m", "streams.cli"]
+WORKER = [*HARMWATCH, "worker"]
 # Worker logs go to a file per worker in the test's tmp dir; info level explains a failure.
 LOGLEVEL = os.environ.get("HARMWATCH_TEST_WORKER_LOGLEVEL", "info")
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str,
-               interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout."""
+class MetricNotExposed(AssertionError):
+    """A test asked for a metric name the exposition does not have (a typo, a counter
+    without ``_total``, or a worker not serving yet)."""
+
+
+def wait_until(check: Callable[[], T | Literal[False] | None], timeout: float, what: str,
+               interval: float = 0.5) -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout.
+
+    A metric not exposed *yet* is a reason to keep polling, and the last such error is
+    reported on timeout: a misspelt name then fails the test instead of reading as 0.
+    """
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: object = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+        try:
+            got = check()
+        except MetricNotExposed as exc:
+            last = exc
+        else:
+            if got:
+                return got
+            last = got
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
@@ -69,7 +85,12 @@ class Env:
 
 
 class Worker:
-    def __init__(self, env: Env, name: str, *extra: str) -> None:
+    """A worker subprocess; ``command`` replaces ``harmwatch worker`` (the benchmark's
+    Faust-agent baselines take the same flags)."""
+
+    def __init__(self, env: Env, name: str, *extra: str,
+                 command: Sequence[str] = WORKER) -> None:
+        self.command = list(command)
         self.env = env
         self.name = name
         self.port = free_port()
@@ -82,7 +103,7 @@ class Worker:
     def start(self) -> Worker:
         err = self.stderr_path.open("ab")
         self.proc = subprocess.Popen(
-            [*HARMWATCH, "worker", "--web-port", str(self.port), "--loglevel", LOGLEVEL,
+            [*self.command, "--web-port", str(self.port), "--loglevel", LOGLEVEL,
              "--signals-out", str(self.signals), "--episodes-out", str(self.episodes),
              *self.extra],
             cwd=REPO, env=self.env.env, stdout=err, stderr=err)
@@ -153,7 +174,41 @@ def dedupe_rows(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, A
     return out
 
 
+_SAMPLE_SUFFIXES = {"histogram": ("_bucket", "_count", "_sum", "_created"),
+                    "summary": ("", "_count", "_sum", "_created")}
+
+
+def exposed_names(text: str) -> set[str]:
+    """Every sample name the exposition has or declares: a family declared with no samples
+    yet counts, under the names its samples would carry. A counter is sampled as
+    ``x_total``, never as ``x``, whether its ``# TYPE`` line says ``x_total`` (the text
+    format prometheus_client writes) or ``x`` (OpenMetrics)."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            family, kind = parts[2], parts[3]
+            if kind == "counter":
+                names.add(family if family.endswith("_total") else family + "_total")
+            else:
+                names.update(family + suffix for suffix in _SAMPLE_SUFFIXES.get(kind, ("",)))
+        elif line and not line.startswith("#"):
+            names.add(line.split("{", 1)[0].split(" ", 1)[0])
+    return names
+
+
 def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples named ``name`` whose labels include ``labels``.
+
+    Raises :class:`MetricNotExposed` when ``name`` is not in the exposition at all, so a
+    check cannot pass on a name that is never exported. Samples of an exposed name that
+    do not match ``labels`` add 0 (a label value not seen yet, e.g. no duplicates).
+    """
+    if name not in exposed_names(text):
+        raise MetricNotExposed(f"metric {name!r} is not exposed"
+                               + ("" if text else " (empty exposition)"))
     total = 0.0
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):

@@ -1,0 +1,243 @@
+"""The source side of a worker: source partitions in, pane messages and dead letters out.
+
+Each source partition (``decisions:3``) has a :class:`signals.merge.SourcePartition`. A
+batch of its records is fed in offset order; invalid messages are dead-lettered; watermark
+control messages (header ``harmwatch-watermark``) advance it. After a batch the closed
+panes are published on the panes topic (partition :func:`signals.merge.pane_partition` of
+the area) and *delivered*; a snapshot says what was announced only after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+import faust
+from faust.types import TP
+
+from signals.admission import MAX_FUTURE_S
+from signals.config import Config
+from signals.merge import WATERMARK_HEADER, SourcePartition, encode, pane_partition, source_id
+from streams.kafka.dead_letters import DeadLetters
+from streams.kafka.faust_topics import WorkerTopics
+from streams.kafka.settings import KafkaSettings
+from streams.kafka.snapshots import load_state, save_state
+from streams.kafka.worker_metrics import Counters
+
+log = logging.getLogger("harmwatch.worker")
+
+
+class SourceConsumer(Protocol):
+    """Where the source partitions are read: what the idle check and the lag metric ask."""
+
+    def assignment(self) -> Iterable[TP]: ...
+
+    def highwater(self, tp: TP) -> int | None: ...
+
+
+def _header(headers: Any, name: str) -> bytes | None:
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    for key, value in items:
+        if key == name:
+            return bytes(value) if value is not None else b""
+    return None
+
+
+class IngestSide:
+    """The source partitions, as a :class:`streams.kafka.reader.Owner`."""
+
+    name = "source"
+
+    def __init__(self, app: faust.App, config: Config, settings: KafkaSettings,
+                 topics: WorkerTopics, counters: Counters) -> None:
+        self.app = app
+        self.config = config
+        self.settings = settings
+        self.declared = topics
+        self.counters = counters
+        self.stream_of = {t: s for s, t in settings.source_topics.items()}
+        self.parts: dict[TP, SourcePartition] = {}
+        self.last_message: dict[TP, float] = {}
+        self.dead_letters = DeadLetters(topics.dead_letter)
+        # Batches, snapshots and the idle check take turns.
+        self.lock = asyncio.Lock()
+        self.consumer: SourceConsumer | None = None  # set when a reader is attached
+
+    # --- state ----------------------------------------------------------------------------
+
+    def part(self, tp: TP) -> SourcePartition:
+        part = self.parts.get(tp)
+        if part is None:
+            src = source_id(tp.topic, tp.partition)
+            # Events dated over 10 minutes ahead of this worker's clock are dead-lettered.
+            part = SourcePartition(self.config, src, self.config.areas,
+                                   max_future_s=MAX_FUTURE_S)
+            saved = load_state(self.declared.ingest_table, src)
+            if saved is not None:
+                part.restore(saved)
+            log.info("source %s: %s, next offset %d", src, "restored" if saved else "new",
+                     part.next_offset)
+            self.parts[tp] = part
+        return part
+
+    async def checkpoint(self, parts: dict[TP, SourcePartition], with_ids: bool) -> None:
+        """Announce, then snapshot: a snapshot must never say more was announced, or
+        dead-lettered, than Kafka has."""
+        await self.publish(parts.values())
+        await self.dead_letters.delivered()
+        for tp, part in parts.items():
+            save_state(self.declared.ingest_table, part.source, tp.partition,
+                       part.to_state(with_ids=with_ids))
+
+    def forget(self, revoked: Iterable[TP]) -> None:
+        """Partitions moved away: drop their in-memory state (the table has it)."""
+        for tp in revoked:
+            self.parts.pop(tp, None)
+            self.last_message.pop(tp, None)
+
+    # --- ingest ---------------------------------------------------------------------------
+
+    async def ingest_records(self, tp: TP, messages: Sequence[Any]) -> SourcePartition:
+        """One source partition's messages in offset order (anything with ``offset``,
+        ``key``, ``value`` and ``headers``: an aiokafka record or a Faust message)."""
+        part = self.part(tp)
+        self.last_message[tp] = time.monotonic()
+        if part.replaying:
+            messages = self._rebuild(part, messages)
+        run: list[Any] = []
+        for msg in messages:
+            headers = msg.headers
+            mark = _header(headers, WATERMARK_HEADER) if headers else None
+            if mark is None:
+                run.append(msg)
+                continue
+            await self._feed(tp, part, run)
+            run = []
+            try:
+                part.advance(msg.offset, float(mark))
+            except ValueError:
+                part.skip(msg.offset)
+        await self._feed(tp, part, run)
+        return part
+
+    @staticmethod
+    def _rebuild(part: SourcePartition, messages: Sequence[Any]) -> Sequence[Any]:
+        """Feed the ids of already counted messages back to a restored partition; return
+        the messages still to count."""
+        end = part.next_offset
+        cut = 0
+        while cut < len(messages) and messages[cut].offset < end:
+            cut += 1
+        part.rebuild_ids((m.offset, m.value or b"") for m in messages[:cut])
+        if cut < len(messages):
+            part.end_replay()
+            log.info("source %s: dedupe ids rebuilt from the log (%d remembered)",
+                     part.source, part.ingest.remembered_ids)
+        return messages[cut:]
+
+    async def _feed(self, tp: TP, part: SourcePartition, run: list[Any]) -> None:
+        if not run:
+            return
+        rejected = part.feed_batch(((m.offset, m.value or b"") for m in run),
+                                   self.counters.events, time.time())
+        if not rejected:
+            return
+        stream = self.stream_of.get(tp.topic, "unknown")
+        invalid = self.counters.invalid
+        by_offset = {m.offset: m for m in run}
+        for offset, result in rejected:
+            key = (stream, result.reason)
+            invalid[key] = invalid.get(key, 0) + 1
+            await self.dead_letters.send(tp, by_offset[offset], result)
+
+    async def publish(self, parts: Iterable[SourcePartition], idle: bool = False) -> None:
+        """Publish pane messages and wait until Kafka has them: only then may a snapshot
+        say they were announced."""
+        futures = []
+        n = self.settings.n_pane_partitions
+        for part in parts:
+            messages = part.idle_messages() if idle else part.take_messages(
+                force=part.idle_announced)
+            for area, pm in messages:
+                fut = await self.declared.panes.send(key=area.encode(), value=encode(pm),
+                                                    force=True,
+                                                    partition=pane_partition(area, n))
+                futures.append(fut)
+        if futures:
+            await asyncio.gather(*futures)
+
+    # --- quiet partitions -----------------------------------------------------------------
+
+    async def idle_check(self) -> None:
+        """Declare caught-up, quiet source partitions idle (and repeat it while they are)."""
+        after = self.settings.idle_after_s
+        if not after or self.consumer is None:
+            return
+        recovery = getattr(self.app.tables, "recovery", None)
+        if self.app.rebalancing or (recovery is not None and recovery.in_recovery):
+            # A newly assigned partition's snapshot may still be on its way from the
+            # changelog; loading it now would start that partition from empty state.
+            return
+        async with self.lock:
+            await self._idle_check(self.consumer, after)
+
+    async def _idle_check(self, consumer: SourceConsumer, after: float) -> None:
+        now = time.monotonic()
+        quiet = []
+        for tp in list(consumer.assignment()):
+            if tp.topic not in self.stream_of:
+                continue
+            last = self.last_message.setdefault(tp, now)
+            if now - last < after:
+                continue
+            part = self.part(tp)
+            high = consumer.highwater(tp)
+            if high is not None and high > part.next_offset:
+                continue  # not caught up: not idle, just slow
+            self.last_message[tp] = now - after / 2  # repeat at half the idle time
+            quiet.append(part)
+        if quiet:
+            await self.publish(quiet, idle=True)
+
+    def lags(self) -> Iterator[tuple[str, int, int]]:
+        """(topic, partition, messages not yet processed) per assigned source partition."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        for tp in sorted(consumer.assignment()):
+            if tp.topic not in self.stream_of:
+                continue
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            part = self.parts.get(tp)
+            yield tp.topic, tp.partition, max(0, high - (part.next_offset if part else 0))
+
+    # --- Owner (streams.kafka.reader) -----------------------------------------------------
+
+    def topics(self) -> list[str]:
+        return list(self.settings.source_topics.values())
+
+    def take_over(self, tps: Sequence[TP]) -> dict[TP, int]:
+        return {tp: self.part(tp).replay_from() for tp in tps}
+
+    def covered(self, tp: TP) -> int:
+        return self.part(tp).next_offset
+
+    async def process(self, tp: TP, records: Sequence[Any]) -> None:
+        await self.ingest_records(tp, records)
+
+    async def after_batch(self, tps: Sequence[TP]) -> None:
+        await self.publish(self.parts[tp] for tp in tps)
+
+    async def snapshot(self, tps: Sequence[TP]) -> None:
+        await self.checkpoint({tp: self.parts[tp] for tp in tps if tp in self.parts},
+                              with_ids=False)
+
+    def release(self, tps: Sequence[TP]) -> None:
+        self.forget(tps)

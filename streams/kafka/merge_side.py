@@ -1,0 +1,155 @@
+"""The panes side of a worker: pane messages in, signal rows, episodes and metrics out.
+
+Each policy area has an :class:`signals.merge.AreaMerge`; an area's pane messages are on
+panes partition :func:`signals.merge.pane_partition` of the area, so the owner of that
+partition restores exactly those areas' snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+from faust.types import TP
+
+from signals.config import Config
+from signals.merge import AreaMerge, decode, pane_partition
+from signals.records import Episode, SignalRow
+from streams.kafka.options import WorkerOptions
+from streams.kafka.settings import KafkaSettings
+from streams.kafka.snapshots import StateTable, load_state, save_state
+
+log = logging.getLogger("harmwatch.worker")
+_encode = msgspec.json.Encoder().encode
+
+
+class MergeSide:
+    """The panes partitions, as a :class:`streams.kafka.reader.Owner`."""
+
+    name = "panes"
+
+    def __init__(self, config: Config, settings: KafkaSettings, table: StateTable,
+                 opts: WorkerOptions, on_closed: Callable[[], None]) -> None:
+        self.config = config
+        self.settings = settings
+        self.table = table
+        self.opts = opts
+        self.on_closed = on_closed  # refresh what /metrics shows
+        self.sources = settings.sources()
+        self.merges: dict[str, tuple[AreaMerge, int]] = {}  # area -> (merge, panes partition)
+        self.late_panes = 0
+        self.lock = asyncio.Lock()
+        self._touched: set[str] = set()
+        self._starts: dict[TP, int] = {}
+        self._signals: IO[bytes] | None = None
+        if opts.signals_out is not None:
+            self._signals = opts.signals_out.open("ab")
+
+    # --- state ----------------------------------------------------------------------------
+
+    def merge(self, area: str, partition: int) -> AreaMerge:
+        have = self.merges.get(area)
+        if have is not None:
+            return have[0]
+        merge = AreaMerge(self.config, area, self.sources)
+        saved = load_state(self.table, area)
+        if saved is not None:
+            merge.restore(saved)
+        log.info("merge %s (panes partition %d): %s, next offset %d", area, partition,
+                 "restored" if saved else "new", merge.next_offset)
+        self.merges[area] = (merge, partition)
+        return merge
+
+    def save_merges(self, partitions: set[int]) -> None:
+        for area, (merge, partition) in self.merges.items():
+            if partition in partitions:
+                save_state(self.table, area, partition, merge.to_state())
+
+    def forget(self, revoked: Iterable[TP]) -> None:
+        gone = {tp.partition for tp in revoked if tp.topic == self.settings.panes_topic}
+        for area in [a for a, (_, p) in self.merges.items() if p in gone]:
+            del self.merges[area]
+
+    # --- merge ----------------------------------------------------------------------------
+
+    def merge_records(self, partition: int, records: Sequence[Any]) -> set[str]:
+        """Pane messages of one panes partition in offset order; the areas they touched."""
+        touched: set[str] = set()
+        for msg in records:
+            key, value = msg.key, msg.value
+            if not isinstance(key, bytes) or not isinstance(value, bytes):
+                continue
+            area = key.decode()
+            try:
+                pane_msg = decode(value)
+            except msgspec.DecodeError:
+                log.error("skipping an unreadable pane message at panes partition %d, "
+                          "offset %d", partition, msg.offset)
+                continue
+            self.merge(area, partition).apply(msg.offset, pane_msg)
+            touched.add(area)
+        return touched
+
+    def close_merged(self, areas: Iterable[str]) -> None:
+        """Close what the merged frontiers allow; write rows, episodes and metrics."""
+        rows: list[SignalRow] = []
+        for area in areas:
+            merge = self.merges[area][0]
+            merge.advance()
+            rows.extend(merge.evaluator.drain_rows())
+            merge.evaluator.drain_transitions()
+        if rows and self._signals is not None:
+            self._signals.write(b"".join(_encode(r) + b"\n" for r in rows))
+            self._signals.flush()
+        self.late_panes = sum(m.late_panes for m, _ in self.merges.values())
+        self.on_closed()
+        if self.opts.episodes_out is not None:
+            self._write_episodes(self.opts.episodes_out)
+
+    def episodes(self) -> list[Episode]:
+        out = [e for m, _ in self.merges.values() for e in m.evaluator.episodes]
+        return sorted(out, key=lambda e: (e.started_at, e.policy_area, e.market or "",
+                                          e.signal, e.severity))
+
+    def _write_episodes(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(b"".join(_encode(e) + b"\n" for e in self.episodes()))
+        os.replace(tmp, path)
+
+    # --- Owner (streams.kafka.reader) -----------------------------------------------------
+
+    def topics(self) -> list[str]:
+        return [self.settings.panes_topic]
+
+    def take_over(self, tps: Sequence[TP]) -> dict[TP, int]:
+        n = self.settings.n_pane_partitions
+        starts = {}
+        for tp in tps:
+            merges = [self.merge(area, tp.partition) for area in self.config.areas
+                      if pane_partition(area, n) == tp.partition]
+            starts[tp] = min((m.next_offset for m in merges), default=0)
+        self._starts.update(starts)
+        return starts
+
+    def covered(self, tp: TP) -> int:
+        # Offsets between the smallest and an area's own next offset are read again, and
+        # that area skips them: only below the smallest is the whole partition covered.
+        return self._starts.get(tp, 0)
+
+    async def process(self, tp: TP, records: Sequence[Any]) -> None:
+        self._touched |= self.merge_records(tp.partition, records)
+
+    async def after_batch(self, tps: Sequence[TP]) -> None:
+        touched, self._touched = self._touched, set()
+        self.close_merged(touched)
+
+    async def snapshot(self, tps: Sequence[TP]) -> None:
+        self.save_merges({tp.partition for tp in tps})
+
+    def release(self, tps: Sequence[TP]) -> None:
+        self.forget(tps)

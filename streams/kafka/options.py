@@ -1,0 +1,18 @@
+"""How one ``harmwatch worker`` process serves and writes (not how it reads Kafka: that is
+:mod:`streams.kafka.settings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.ports import DEFAULT_WORKER_PORT
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    web_port: int = DEFAULT_WORKER_PORT
+    web_host: str = "127.0.0.1"
+    signals_out: Path | None = None
+    episodes_out: Path | None = None
+    loglevel: str = "WARNING"
