@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,7 +19,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO, wait_until
+
 HARMWATCH = str(Path(sys.executable).with_name("harmwatch"))
 RULES = REPO / "deploy/prometheus/rules/harmwatch-alerts.yml"
 PROMETHEUS_YML = REPO / "deploy/prometheus/prometheus.yml"
@@ -29,13 +28,6 @@ ALERTMANAGER_YML = REPO / "deploy/alertmanager/alertmanager.yml"
 TEMPLATES = REPO / "deploy/alertmanager/templates"
 DASHBOARDS = REPO / "deploy/grafana/dashboards"
 COMPOSE = REPO / "docker-compose.yml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def binary(name: str) -> str:
@@ -51,19 +43,10 @@ def http_get(url: str, timeout: float = 2.0) -> bytes:
 
 
 def poll(what: str, check: Callable[[], Any], timeout_s: float, every_s: float = 0.1) -> Any:
-    """Call ``check`` until it returns something truthy; fail with ``what`` after the deadline."""
-    deadline = time.monotonic() + timeout_s
-    last_error: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (OSError, urllib.error.URLError, ValueError) as exc:
-            last_error = exc
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}"
-                         + (f" (last error: {last_error})" if last_error else ""))
+    """:func:`tests.support.wait_until`, also tolerating an HTTP error or a half-written
+    JSON body while a server starts."""
+    return wait_until(check, timeout_s, what, interval=every_s,
+                      tolerate=(OSError, urllib.error.URLError, ValueError))
 
 
 class Processes:

@@ -15,7 +15,8 @@ from alerts.naming import alert_name, area_dashboard_uid, camel
 from alerts.rule_tests import rule_tests
 from alerts.rules import dump_yaml, pipeline_only, render_rules, rules_document
 from signals.config import Config, parse_taxonomy, parse_thresholds
-from tests.alerting.alerting_stack import HARMWATCH, PROMETHEUS_YML, REPO, RULES, binary
+from tests.alerting.alerting_stack import HARMWATCH, PROMETHEUS_YML, RULES, binary
+from tests.support import REPO
 
 GRAFANA = "http://grafana.example:3000"
 

@@ -25,12 +25,12 @@ from tests.alerting.alerting_stack import (
     Processes,
     alertmanager_config,
     binary,
-    free_port,
     http_get,
     poll,
     prometheus_config,
     write_yaml,
 )
+from tests.support import free_port
 
 ALERT = "YouthSafetyMinorExposureCritical"
 WARN = "YouthSafetyMinorExposureWarn"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.alerting.alerting_stack import ALERTMANAGER_YML, COMPOSE, PROMETHEUS_YML, REPO, RULES
+from tests.alerting.alerting_stack import ALERTMANAGER_YML, COMPOSE, PROMETHEUS_YML, RULES
+from tests.support import REPO
 
 
 @pytest.fixture(scope="module")

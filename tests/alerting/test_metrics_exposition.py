@@ -12,13 +12,14 @@ from tests.alerting.alerting_stack import (
     RULES,
     Processes,
     binary,
-    free_port,
     http_get,
     poll,
 )
+from tests.support import free_port
 
-# Exported by the Kafka worker only (streams/kafka/app.py).
-NOT_EMBEDDED = {"harmwatch_consumer_lag"}
+# Exported by the Kafka worker only (streams/kafka/worker_metrics.py; the integration tests
+# read them off a real worker).
+NOT_EMBEDDED = {"harmwatch_consumer_lag", "harmwatch_log_truncated_messages_total"}
 
 
 def test_promtool_check_metrics_on_a_running_exporter(procs: Processes) -> None:

@@ -7,7 +7,8 @@ import json
 import urllib.request
 from typing import Any
 
-from tests.alerting.alerting_stack import HARMWATCH, Processes, free_port, poll
+from tests.alerting.alerting_stack import HARMWATCH, Processes, poll
+from tests.support import free_port
 
 
 def _post(url: str, body: dict[str, Any]) -> int:
