@@ -167,7 +167,9 @@ def jsonl(d: ConfigDiff) -> bytes:
     records: list[dict[str, Any]] = [
         {"record": "setting", **c.as_json()} for c in d.changes]
     for change, e, digest in _episode_rows(d):
+        # "config" was the first name of config_digest; kept for scripts reading it.
         records.append({"record": "episode", "change": change, "config": digest,
+                        "config_digest": digest,
                         "policy_area": e.policy_area, "market": e.market, "signal": e.signal,
                         "severity": e.severity, "started_at": e.started_at,
                         "ended_at": e.ended_at, "peak_value": e.peak_value,
