@@ -108,7 +108,8 @@ def test_a_changed_taxonomy_moves_the_digest(tmp_path: Path) -> None:
 def test_normalized_content_is_the_resolved_rules(tmp_path: Path) -> None:
     (tmp_path / "policy_areas.yaml").write_text(TAXONOMY)
     (tmp_path / "thresholds.yaml").write_text(THRESHOLDS_RESPELLED)
-    content = normalized(load_config(tmp_path / "thresholds.yaml"))
+    config = load_config(tmp_path / "thresholds.yaml")
+    content = normalized(config.taxonomy, config.engine, config.rules)
     # Written by hand from THRESHOLDS_RESPELLED: the youth_safety override merged on the default.
     youth = content["rules"]["youth_safety.minor_exposure"]
     assert (youth["window_s"], youth["step_s"], youth["for_s"]) == (300, 60, 120)
