@@ -94,6 +94,9 @@ def text(d: ConfigDiff) -> str:
 def markdown(d: ConfigDiff) -> str:
     out = [f"### harmwatch diff: `{d.old.config.digest}` → `{d.new.config.digest}`", "",
            f"**{verdict(d)}**", ""]
+    lost = len(d.incidents.of("lost")) if d.incidents is not None else 0
+    if lost:  # the exit code follows pages only; a lost incident must still stand out
+        out += [f"**{lost} known incident(s) caught before would be missed**", ""]
     owners = owners_line(d, "`")
     if owners:
         out += [owners[0].upper() + owners[1:], ""]
@@ -117,7 +120,7 @@ def markdown(d: ConfigDiff) -> str:
         out += ["", "| day (UTC) | pages before | pages after |", "|---|---|---|"]
         out += [f"| {day.isoformat()} | {b} | {a} |" for day, b, a in days]
     if d.incidents is not None:
-        out += ["", incidents_line(d.incidents, "`") + "."]
+        out += ["", incidents_line(d.incidents, "`", "→") + "."]
         moved = [r for r in d.incidents.rows if r.moved]
         if moved:
             out += ["", "| change | area | signal | incident start (UTC) | label | delay before "
@@ -129,15 +132,16 @@ def markdown(d: ConfigDiff) -> str:
     return "\n".join(out) + "\n"
 
 
-def incidents_line(i: IncidentsDiff, code: str = "") -> str:
+def incidents_line(i: IncidentsDiff, code: str = "", arrow: str = "->") -> str:
     """``incidents FILE: caught 3 -> 4 of 5 (1 newly caught, 0 lost, ...); median delay``."""
     counts = i.counts()
     parts = [f"{counts['caught']} newly caught", f"{counts['lost']} lost",
              f"{counts['earlier']} earlier", f"{counts['later']} later",
              f"{counts['same']} unchanged", f"{counts['missed']} missed by both"]
-    return (f"incidents {code}{i.source}{code}: caught {i.before.detected} -> "
+    return (f"incidents {code}{i.source}{code}: caught {i.before.detected} {arrow} "
             f"{i.after.detected} of {len(i.rows)} ({', '.join(parts)}); median delay "
-            f"{delay_text(i.before.median_delay_s)} -> {delay_text(i.after.median_delay_s)}")
+            f"{delay_text(i.before.median_delay_s)} {arrow} "
+            f"{delay_text(i.after.median_delay_s)}")
 
 
 def _incident(r: IncidentChange) -> str:

@@ -95,13 +95,17 @@ def test_raising_it_back_loses_one_and_catches_another_later(tmp_path: Path) -> 
     assert ('later    youth_safety (any signal) from 2026-11-24 10:04:40 "F": delay 0m20s '
             "-> 40m20s (by minor_exposure critical)") in lines
     assert not any(x.startswith(("same ", "missed ")) for x in lines)  # only what moved
+    (tmp_path / "md").mkdir()
+    markdown = diff(tmp_path / "md", LOWERED, OLD, "--format", "markdown").stdout
+    assert "**1 known incident(s) caught before would be missed**" in markdown
 
 
 def test_markdown_lists_what_moved(tmp_path: Path) -> None:
     result = diff(tmp_path, OLD, LOWERED, "--format", "markdown")
     assert result.returncode == 1, result.stderr
     out = result.stdout
-    assert "caught 2 -> 3 of 4 (1 newly caught, 0 lost, 1 earlier" in out
+    assert "caught 2 → 3 of 4 (1 newly caught, 0 lost, 1 earlier" in out
+    assert "would be missed" not in out  # nothing lost
     assert ("| caught | youth_safety | minor_exposure | 2026-11-24 10:01:40 | B | — | 3m20s "
             "| minor_exposure critical |") in out
     assert ("| earlier | youth_safety | (any) | 2026-11-24 10:04:40 | F | 40m20s | 0m20s "
