@@ -28,6 +28,9 @@ REASON: Final = "reason"
 TOPIC: Final = "topic"
 PARTITION: Final = "partition"
 DIGEST: Final = "digest"
+# The annotation every generated alert carries: the digest of the config its rules were
+# generated from (the running process's digest is harmwatch_config_info{digest}).
+CONFIG_DIGEST_ANNOTATION: Final = "config_digest"
 
 # Labels the generated alerts carry for Alertmanager's routes (deploy/alertmanager).
 TEAM: Final = "team"

@@ -79,6 +79,7 @@ def harm_rule(config: Config, area: str, signal: str, severity: Severity,
             "window": window,
             "runbook_url": info.runbook_url,
             "dashboard_url": dashboard_link(grafana, area_dashboard_uid(area)),
+            c.CONFIG_DIGEST_ANNOTATION: config.digest,
         },
     }
 

@@ -35,7 +35,15 @@ def _eng_annotations(grafana: str, anchor: str, summary: str,
     }
 
 
-def pipeline_rules(grafana: str) -> list[dict[str, Any]]:
+def pipeline_rules(grafana: str, config_digest: str) -> list[dict[str, Any]]:
+    """The pipeline alerts; each names ``config_digest``, the config the file came from."""
+    rules = _pipeline_rules(grafana)
+    for rule in rules:
+        rule["annotations"][c.CONFIG_DIGEST_ANNOTATION] = config_digest
+    return rules
+
+
+def _pipeline_rules(grafana: str) -> list[dict[str, Any]]:
     no_events = format_duration(NO_EVENTS_S)
     last = f"max by ({c.STREAM}) ({c.LAST_EVENT_RECEIVED})"
     absent_streams = " or ".join(f"absent({sel(c.LAST_EVENT_RECEIVED, {c.STREAM: s})})"

@@ -117,8 +117,9 @@ def hold_test_case(config: Config, grafana: str) -> dict[str, Any]:
             "alert_rule_test": checks}
 
 
-def _eng_alert(grafana: str, name: str, labels: dict[str, str], value: str = "") -> dict[str, Any]:
-    rule = next(r for r in pipeline_rules(grafana) if r["alert"] == name)
+def _eng_alert(grafana: str, digest: str, name: str, labels: dict[str, str],
+               value: str = "") -> dict[str, Any]:
+    rule = next(r for r in pipeline_rules(grafana, digest) if r["alert"] == name)
     annotations = {}
     for key, text in rule["annotations"].items():
         for label, label_value in labels.items():
@@ -136,7 +137,7 @@ def _valid_series(stream: str, values: str) -> dict[str, str]:
             "values": values}
 
 
-def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
+def pipeline_test_cases(grafana: str, digest: str) -> list[dict[str, Any]]:
     """Each pipeline alert silent at the evaluation before its ``for`` ends, firing at it."""
     base = TEST_INSTANCE
     cases: list[dict[str, Any]] = []
@@ -148,7 +149,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
         "alert_rule_test": [
             {"eval_time": "2m", "alertname": "HarmwatchExporterDown", "exp_alerts": []},
             {"eval_time": "2m15s", "alertname": "HarmwatchExporterDown",
-             "exp_alerts": [_eng_alert(grafana, "HarmwatchExporterDown", down)]},
+             "exp_alerts": [_eng_alert(grafana, digest, "HarmwatchExporterDown", down)]},
         ]})
 
     # The decision stream's last arrival stays at t=0 while the others keep arriving: its age
@@ -162,7 +163,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
     cases.append({"interval": "15s", "input_series": ts, "alert_rule_test": [
         {"eval_time": "11m", "alertname": "HarmwatchNoEvents", "exp_alerts": []},
         {"eval_time": "11m15s", "alertname": "HarmwatchNoEvents",
-         "exp_alerts": [_eng_alert(grafana, "HarmwatchNoEvents", {c.STREAM: "decision"})]},
+         "exp_alerts": [_eng_alert(grafana, digest, "HarmwatchNoEvents", {c.STREAM: "decision"})]},
     ]})
 
     # Per stream: 100 valid report and 100 valid decision events per 15 s, and 10 (ticket) or
@@ -178,7 +179,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
         ], "alert_rule_test": [
             {"eval_time": "5m", "alertname": name, "exp_alerts": []},
             {"eval_time": "5m15s", "alertname": name,
-             "exp_alerts": [_eng_alert(grafana, name, {c.STREAM: "report"}, ratio)]},
+             "exp_alerts": [_eng_alert(grafana, digest, name, {c.STREAM: "report"}, ratio)]},
         ]})
 
     # Only garbage: messages that are not JSON are counted under stream="unknown" and no
@@ -190,7 +191,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
         cases.append({"interval": "15s", "input_series": [garbage], "alert_rule_test": [
             {"eval_time": "5m", "alertname": name, "exp_alerts": []},
             {"eval_time": "5m15s", "alertname": name,
-             "exp_alerts": [_eng_alert(grafana, name, {c.STREAM: c.ALL_STREAMS}, "100%")]},
+             "exp_alerts": [_eng_alert(grafana, digest, name, {c.STREAM: c.ALL_STREAMS}, "100%")]},
         ]})
 
     # Unparsable lines among valid ones (the embedded run counts every invalid line under
@@ -198,7 +199,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
     mixed = [_valid_series("report", "0+100x30"), {**garbage, "values": "0+30x30"}]
     cases.append({"interval": "15s", "input_series": mixed, "alert_rule_test": [
         {"eval_time": "5m15s", "alertname": "HarmwatchInvalidEventsHigh",
-         "exp_alerts": [_eng_alert(grafana, "HarmwatchInvalidEventsHigh",
+         "exp_alerts": [_eng_alert(grafana, digest, "HarmwatchInvalidEventsHigh",
                                    {c.STREAM: c.ALL_STREAMS}, "23.08%")]},
         {"eval_time": "5m15s", "alertname": "HarmwatchInvalidEventsCritical", "exp_alerts": []},
     ]})
@@ -211,7 +212,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
          "values": "0x4 7x10"}], "alert_rule_test": [
         {"eval_time": "1m", "alertname": "HarmwatchLogTruncated", "exp_alerts": []},
         {"eval_time": "1m15s", "alertname": "HarmwatchLogTruncated",
-         "exp_alerts": [_eng_alert(grafana, "HarmwatchLogTruncated",
+         "exp_alerts": [_eng_alert(grafana, digest, "HarmwatchLogTruncated",
                                    {c.TOPIC: "harmwatch.appeals"}, "7")]},
     ]})
 
@@ -225,7 +226,7 @@ def pipeline_test_cases(grafana: str) -> list[dict[str, Any]]:
         ], "alert_rule_test": [
             {"eval_time": format_duration(for_s - 15), "alertname": name, "exp_alerts": []},
             {"eval_time": format_duration(for_s), "alertname": name,
-             "exp_alerts": [_eng_alert(grafana, name, {c.TOPIC: "harmwatch.reports"},
+             "exp_alerts": [_eng_alert(grafana, digest, name, {c.TOPIC: "harmwatch.reports"},
                                        str(lag))]},
         ]})
     return cases
@@ -242,6 +243,6 @@ def rule_tests(config: Config, grafana: str, rules_file: str,
                                      hold_test_case(config, grafana)]},
         "pipeline-tests.yml": {"rule_files": [pipeline_rules_file],
                                "evaluation_interval": "15s",
-                               "tests": pipeline_test_cases(grafana)},
+                               "tests": pipeline_test_cases(grafana, config.digest)},
     }
 

@@ -148,5 +148,10 @@ def _write_rows(engine: Engine, out: IO[bytes] | None, keep: list[SignalRow] | N
         out.write(b"\n".join(_encoder.encode(r) for r in rows) + b"\n")
 
 
-def episodes_jsonl(episodes: list[Episode]) -> bytes:
-    return b"".join(_encoder.encode(e) + b"\n" for e in episodes)
+def episodes_jsonl(episodes: list[Episode], config_digest: str) -> bytes:
+    """One JSON object per episode, its fields then ``config_digest`` (the config that
+    raised it): appended to the encoded struct, as a hex digest needs no escaping."""
+    if not config_digest.isalnum():
+        raise ValueError(f"{config_digest!r} is not a config digest")
+    tail = b',"config_digest":"' + config_digest.encode() + b'"}\n'
+    return b"".join(_encoder.encode(e)[:-1] + tail for e in episodes)

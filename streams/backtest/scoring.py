@@ -104,9 +104,11 @@ class Score:
     def false_pages_per_day(self) -> float | None:
         return self.false_pages / self.days if self.span_s > 0 else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--score-out`` document (keys as the issue fixes them, plus a few more)."""
-        return {
+    def to_dict(self, config_digest: str | None = None) -> dict[str, Any]:
+        """The ``--score-out`` document (keys as the issue fixes them, plus a few more); with
+        ``config_digest``, the config scored names itself there and in every episode."""
+        head = {} if config_digest is None else {"config_digest": config_digest}
+        return head | {
             "incidents": len(self.per_incident),
             "detected": self.detected,
             "missed": [r.incident.to_dict() for r in self.per_incident if r.episode is None],
@@ -118,18 +120,21 @@ class Score:
             "episodes": self.episodes,
             "pages": self.pages,
             "span_s": self.span_s,
-            "per_incident": [_incident_dict(r) for r in self.per_incident],
+            "per_incident": [_incident_dict(r, config_digest) for r in self.per_incident],
             "per_rule": [vars(r).copy() for r in self.per_rule],
             "matching": {"early_s": EARLY_S, "late_after_end_s": LATE_S},
         }
 
 
-def _incident_dict(r: IncidentResult) -> dict[str, Any]:
+def _incident_dict(r: IncidentResult, config_digest: str | None) -> dict[str, Any]:
     out = r.incident.to_dict() | {"detected": r.episode is not None, "delay_s": r.delay_s}
     e = r.episode
-    out["episode"] = None if e is None else {
+    episode: dict[str, Any] | None = None if e is None else {
         "signal": e.signal, "severity": e.severity, "market": e.market,
         "started_at": e.started_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")}
+    if episode is not None and config_digest is not None:
+        episode["config_digest"] = config_digest
+    out["episode"] = episode
     return out
 
 

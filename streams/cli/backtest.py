@@ -59,7 +59,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
         result = score(episodes, incidents or [], coverage.span)
     if args.format == "jsonl":
-        sys.stdout.buffer.write(episodes_jsonl(episodes))
+        sys.stdout.buffer.write(episodes_jsonl(episodes, config.digest))
         sys.stdout.flush()
     else:
         from streams.backtest.text_report import print_backtest
@@ -72,7 +72,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if result is not None and args.score_out is not None:
         import json
 
-        args.score_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n",
+        args.score_out.write_text(json.dumps(result.to_dict(config.digest), indent=2) + "\n",
                                   encoding="utf-8")
         print(f"score file: {args.score_out}", file=sys.stderr)
     if args.html:

@@ -31,8 +31,20 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     old, new = _load(args.old), _load(args.new)
     if old is None or new is None:
         return EXIT_ERROR
+    incidents = None
+    if args.incidents is not None:
+        from signals.definitions import SIGNALS
+        from streams.backtest.incidents import IncidentsError, load_incidents
+
+        try:  # an area either config knows can be caught by one of them
+            rows = load_incidents(args.incidents, dict.fromkeys((*old.areas, *new.areas)),
+                                  SIGNALS)
+        except IncidentsError as exc:
+            print(f"harmwatch: invalid incidents file:\n{exc}", file=sys.stderr)
+            return EXIT_ERROR
+        incidents = (str(args.incidents), rows)
     try:
-        result = compare(old, new, args.events)
+        result = compare(old, new, args.events, incidents)
     except OSError as exc:
         print(f"harmwatch: cannot read {exc.filename or args.events}: {exc.strerror or exc}",
               file=sys.stderr)
@@ -133,13 +145,18 @@ def register(sub: Subparsers) -> None:
         description="Compare two thresholds files (each with the taxonomy next to it): the "
                     "settings that changed, field by field, and the alert episodes the change "
                     "adds and removes when the same history is replayed under both, with "
-                    "pages per day before and after. Exit 0 when no page would change, 1 "
+                    "pages per day before and after; with --incidents, the incidents newly "
+                    "caught or lost and their delays. Exit 0 when no page would change, 1 "
                     "when pages would change, 2 on an error.")
     p.add_argument("old", type=Path, metavar="OLD.yaml", help="the thresholds in force")
     p.add_argument("new", type=Path, metavar="NEW.yaml", help="the proposed thresholds")
     p.add_argument("--events", type=Path, required=True, metavar="FILE.jsonl",
                    help="history to replay under both (e.g. from harmwatch simulate or "
                         "import-dsa)")
+    p.add_argument("--incidents", type=Path, metavar="FILE",
+                   help="known incidents (CSV or YAML, as for `backtest --incidents`, e.g. "
+                        "from `simulate --incidents-out`): which the change newly catches or "
+                        "loses, and how each one's delay moves")
     p.add_argument("--format", choices=("text", "markdown", "jsonl"), default="text",
                    help="text for a terminal (default), markdown to paste into a review, "
                         "jsonl for tools (one record per line, episodes with their config "

@@ -82,7 +82,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
                f"{format_duration(rule.window_s)}, step {format_duration(rule.step)}): "
                f"{len(series.windows):,} windows over {hours:.1f} h of {args.events.name}; "
                f"{mine} incident(s) of this area; budget {args.pages_per_day:g} false "
-               f"{unit}/day")
+               f"{unit}/day; config {config.digest} (the other settings of the rule)")
     console.print(summary)
     print_sweep(candidates, best, (rule.level(severity) or float("nan"), rule.for_s), unit,
                 console)

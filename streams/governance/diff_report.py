@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 
 from signals.records import Episode
+from streams.backtest.score_report import delay_text
 from streams.governance.episode_diff import ConfigDiff
+from streams.governance.incident_diff import IncidentChange, IncidentsDiff, result_json
 from streams.governance.rule_diff import show
 
 
@@ -78,6 +80,10 @@ def text(d: ConfigDiff) -> str:
                    f"{_when(e.started_at)}: {detail} (config {digest})")
     for day, before_n, after_n in d.pages_per_day():
         out.append(f"pages on {day.isoformat()}: {before_n} -> {after_n}")
+    if d.incidents is not None:
+        out.append(incidents_line(d.incidents))
+        out += [f"  {r.change:<8} {_incident(r)}: delay {delay_text(r.before.delay_s)} -> "
+                f"{delay_text(r.after.delay_s)}{_by(r)}" for r in d.incidents.rows if r.moved]
     owners = owners_line(d)
     if owners:
         out.append(owners)
@@ -88,6 +94,9 @@ def text(d: ConfigDiff) -> str:
 def markdown(d: ConfigDiff) -> str:
     out = [f"### harmwatch diff: `{d.old.config.digest}` → `{d.new.config.digest}`", "",
            f"**{verdict(d)}**", ""]
+    lost = len(d.incidents.of("lost")) if d.incidents is not None else 0
+    if lost:  # the exit code follows pages only; a lost incident must still stand out
+        out += [f"**{lost} known incident(s) caught before would be missed**", ""]
     owners = owners_line(d, "`")
     if owners:
         out += [owners[0].upper() + owners[1:], ""]
@@ -110,7 +119,44 @@ def markdown(d: ConfigDiff) -> str:
     if days:
         out += ["", "| day (UTC) | pages before | pages after |", "|---|---|---|"]
         out += [f"| {day.isoformat()} | {b} | {a} |" for day, b, a in days]
+    if d.incidents is not None:
+        out += ["", incidents_line(d.incidents, "`", "→") + "."]
+        moved = [r for r in d.incidents.rows if r.moved]
+        if moved:
+            out += ["", "| change | area | signal | incident start (UTC) | label | delay before "
+                    "| delay after | caught by (after) |", "|---|---|---|---|---|---|---|---|"]
+            out += [f"| {r.change} | {r.incident.policy_area} | {r.incident.signal or '(any)'} "
+                    f"| {_when(r.incident.start)} | {_cell(r.incident.label or '')} "
+                    f"| {delay_text(r.before.delay_s)} | {delay_text(r.after.delay_s)} "
+                    f"| {_caught_by(r)} |" for r in moved]
     return "\n".join(out) + "\n"
+
+
+def incidents_line(i: IncidentsDiff, code: str = "", arrow: str = "->") -> str:
+    """``incidents FILE: caught 3 -> 4 of 5 (1 newly caught, 0 lost, ...); median delay``."""
+    counts = i.counts()
+    parts = [f"{counts['caught']} newly caught", f"{counts['lost']} lost",
+             f"{counts['earlier']} earlier", f"{counts['later']} later",
+             f"{counts['same']} unchanged", f"{counts['missed']} missed by both"]
+    return (f"incidents {code}{i.source}{code}: caught {i.before.detected} {arrow} "
+            f"{i.after.detected} of {len(i.rows)} ({', '.join(parts)}); median delay "
+            f"{delay_text(i.before.median_delay_s)} {arrow} "
+            f"{delay_text(i.after.median_delay_s)}")
+
+
+def _incident(r: IncidentChange) -> str:
+    i = r.incident
+    label = f' "{i.label}"' if i.label else ""
+    return f"{i.policy_area} {i.signal or '(any signal)'} from {_when(i.start)}{label}"
+
+
+def _caught_by(r: IncidentChange) -> str:
+    e = r.after.episode
+    return "—" if e is None else f"{e.signal} {e.severity}" + (f" {e.market}" if e.market else "")
+
+
+def _by(r: IncidentChange) -> str:
+    return "" if r.after.episode is None else f" (by {_caught_by(r)})"
 
 
 def _lasted_md(before: Episode | None, e: Episode) -> str:
@@ -125,7 +171,9 @@ def jsonl(d: ConfigDiff) -> bytes:
     records: list[dict[str, Any]] = [
         {"record": "setting", **c.as_json()} for c in d.changes]
     for change, e, digest in _episode_rows(d):
+        # "config" was the first name of config_digest; kept for scripts reading it.
         records.append({"record": "episode", "change": change, "config": digest,
+                        "config_digest": digest,
                         "policy_area": e.policy_area, "market": e.market, "signal": e.signal,
                         "severity": e.severity, "started_at": e.started_at,
                         "ended_at": e.ended_at, "peak_value": e.peak_value,
@@ -135,9 +183,21 @@ def jsonl(d: ConfigDiff) -> bytes:
                         "after": after})
     for owner, keys in d.owners.items():
         records.append({"record": "owner", "owner": owner or None, "controls": keys})
-    records.append({"record": "summary", "old_digest": d.old.config.digest,
-                    "new_digest": d.new.config.digest, "same_config": d.same_config,
-                    "pages_change": d.pages_change, "added": len(d.added),
-                    "removed": len(d.removed), "changed": len(d.changed),
-                    "events_counted": d.old.counted, "verdict": verdict(d)})
+    summary: dict[str, Any] = {
+        "record": "summary", "old_digest": d.old.config.digest,
+        "new_digest": d.new.config.digest, "same_config": d.same_config,
+        "pages_change": d.pages_change, "added": len(d.added), "removed": len(d.removed),
+        "changed": len(d.changed), "events_counted": d.old.counted, "verdict": verdict(d)}
+    if d.incidents is not None:
+        for r in d.incidents.rows:
+            records.append({"record": "incident", "change": r.change, **r.incident.to_dict(),
+                            "before": result_json(r.before, d.old.config.digest),
+                            "after": result_json(r.after, d.new.config.digest)})
+        summary["incidents"] = {"source": d.incidents.source, "total": len(d.incidents.rows),
+                                "detected_before": d.incidents.before.detected,
+                                "detected_after": d.incidents.after.detected,
+                                "median_delay_before_s": d.incidents.before.median_delay_s,
+                                "median_delay_after_s": d.incidents.after.median_delay_s,
+                                **d.incidents.counts()}
+    records.append(summary)
     return b"".join(orjson.dumps(r) + b"\n" for r in records)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from signals.config import Config
 from signals.records import Episode
-from streams.backtest.replay import run_backtest
+from streams.backtest.incidents import KnownIncident
+from streams.backtest.replay import Coverage, run_backtest
+from streams.governance.incident_diff import IncidentsDiff, compare_incidents
 from streams.governance.rule_diff import FieldChange, diff_configs
 
 EpisodeKey = tuple[str, str, str, str, dt.datetime]
@@ -32,6 +34,7 @@ class HistoryRun:
     episodes: list[Episode]
     counted: int
     invalid: int
+    span: tuple[dt.datetime, dt.datetime]
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ConfigDiff:
     changed: list[tuple[Episode, Episode]] = field(default_factory=list)  # (old, new)
     # owner -> controls ("area.signal") the change touches; "" collects the unowned
     owners: dict[str, list[str]] = field(default_factory=dict)
+    incidents: IncidentsDiff | None = None  # with ``--incidents``
 
     def touched(self) -> set[tuple[str, str]]:
         """The controls (area, signal) whose settings or episodes the change moves."""
@@ -77,16 +81,23 @@ def _pages_by_day(episodes: list[Episode]) -> Counter[dt.date]:
 
 
 def replay(config: Config, events: Path) -> HistoryRun:
-    pipeline = run_backtest(config, events)
+    coverage = Coverage(config.pane_s)
+    pipeline = run_backtest(config, events, coverage=coverage)
     return HistoryRun(config, list(pipeline.engine.evaluator.episodes),
-                      pipeline.engine.ingest.counted, pipeline.invalid_total)
+                      pipeline.engine.ingest.counted, pipeline.invalid_total, coverage.span)
 
 
-def compare(old: Config, new: Config, events: Path) -> ConfigDiff:
-    """Replay ``events`` under both configs (raises OSError when it cannot be read)."""
+def compare(old: Config, new: Config, events: Path,
+            incidents: tuple[str, list[KnownIncident]] | None = None) -> ConfigDiff:
+    """Replay ``events`` under both configs (raises OSError when it cannot be read); with
+    ``incidents`` (source, rows), score both against them."""
     before = replay(old, events)
     after = before if new.digest == old.digest else replay(new, events)
     result = ConfigDiff(before, after, diff_configs(old, new), str(events))
+    if incidents is not None:
+        result.incidents = compare_incidents(incidents[0], incidents[1],
+                                             (before.episodes, before.span),
+                                             (after.episodes, after.span))
     old_by_key = {episode_key(e): e for e in before.episodes}
     new_by_key = {episode_key(e): e for e in after.episodes}
     result.added = [e for k, e in new_by_key.items() if k not in old_by_key]

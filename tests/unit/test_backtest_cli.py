@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import yaml
 
+from streams.config_files import load_config
 from tests.helpers import TAXONOMY, ev, line
 from tests.support import HARMWATCH, REPO
 
@@ -63,13 +64,16 @@ def test_jsonl_episodes_signals_and_rejects_are_exact(tmp_path: Path) -> None:
                       "--rejects-out", str(tmp_path / "rejects.jsonl"))
     assert result.returncode == 0, result.stderr
     episodes = [orjson.loads(x) for x in result.stdout.splitlines()]
+    digest = load_config(tmp_path / "thresholds.yaml").digest
     assert episodes == [
         {"policy_area": "youth_safety", "market": None, "signal": "minor_exposure",
          "severity": "warn", "started_at": "2026-11-24T10:05:00Z",
-         "ended_at": "2026-11-24T10:10:00Z", "peak_value": 3, "threshold": 2},
+         "ended_at": "2026-11-24T10:10:00Z", "peak_value": 3, "threshold": 2,
+         "config_digest": digest},
         {"policy_area": "youth_safety", "market": None, "signal": "minor_exposure",
          "severity": "critical", "started_at": "2026-11-24T10:05:00Z",
-         "ended_at": "2026-11-24T10:10:00Z", "peak_value": 3, "threshold": 3},
+         "ended_at": "2026-11-24T10:10:00Z", "peak_value": 3, "threshold": 3,
+         "config_digest": digest},
     ]
     rejects = [orjson.loads(x) for x in (tmp_path / "rejects.jsonl").read_bytes().splitlines()]
     assert rejects == [
