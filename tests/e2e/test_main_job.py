@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.dev.kafka_broker import free_port
-from tests.helpers import REPO
+from tests.support import REPO, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from signals.pipeline import Pipeline
 from streams.config_files import load_config
 from streams.embedded.live import LiveView
-from tests.helpers import REPO
+from tests.support import REPO
 
 CONFIG = load_config(REPO / "config" / "thresholds.yaml")
 LONGEST = "Regulated goods (drugs, weapons, alcohol)"  # config/policy_areas.yaml, 41 characters
