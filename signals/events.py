@@ -142,20 +142,26 @@ def _probe_id(raw: bytes) -> str | None:
 
 _AREA_RE: Final = re.compile(AREA_PATTERN)
 _MARKET_RE: Final = re.compile(MARKET_PATTERN)
-# Memo of strings already checked: policy areas and markets repeat endlessly, so the regex
-# runs about once per distinct value. Bounded so hostile input cannot grow it.
-_good: set[str] = set()
+# Memos of strings already found to match, one per pattern: policy areas and markets repeat
+# endlessly, so each regex runs about once per distinct value. One memo per pattern, because a
+# string shared by both ("DE" as an area) would otherwise be valid or not depending on which
+# field it was first seen in. Each is bounded so hostile input cannot grow it.
+_good_areas: set[str] = set()
+_good_markets: set[str] = set()
 _GOOD_MAX: Final = 4096
 
 
-def _syntax_ok(text: str, pattern: re.Pattern[str]) -> bool:
-    if text in _good:
+def _syntax_ok(text: str, pattern: re.Pattern[str], good: set[str]) -> bool:
+    """``good``: the memo of ``pattern`` and of no other."""
+    if text in good:
         return True
-    if pattern.match(text) is None:
+    # fullmatch: "$" alone also matches before a trailing newline, which the schema's
+    # (ECMA-262) pattern does not allow.
+    if pattern.fullmatch(text) is None:
         return False
-    if len(_good) >= _GOOD_MAX:
-        _good.clear()
-    _good.add(text)
+    if len(good) >= _GOOD_MAX:
+        good.clear()
+    good.add(text)
     return True
 
 
@@ -175,10 +181,10 @@ def decode_event(raw: bytes) -> Event | Rejected:
         event: Event = _decoder.decode(raw)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
         return _failure(raw, exc)
-    if not _syntax_ok(event.policy_area, _AREA_RE):
+    if not _syntax_ok(event.policy_area, _AREA_RE, _good_areas):
         return Rejected("bad_value:policy_area", event.event_id)
     market = event.market
-    if market is not None and not _syntax_ok(market, _MARKET_RE):
+    if market is not None and not _syntax_ok(market, _MARKET_RE, _good_markets):
         return Rejected("bad_value:market", event.event_id)
     return event
 

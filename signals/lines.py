@@ -11,7 +11,8 @@ from signals.events import (
     Event,
     Rejected,
     _decoder,
-    _good,
+    _good_areas,
+    _good_markets,
     decode_event,
 )
 
@@ -24,7 +25,7 @@ def decode_chunks(lines: Iterable[bytes], reject: Callable[[int, Rejected, bytes
     loop because a backtest spends most of its time right here; lists rather than one event
     per ``next`` save a generator resume per event."""
     decode = _decoder.decode
-    good = _good
+    areas, markets = _good_areas, _good_markets
     chunk: list[Event] = []
     for lineno, raw in enumerate(lines, 1):
         if len(raw) <= MAX_MESSAGE_BYTES:
@@ -34,7 +35,7 @@ def decode_chunks(lines: Iterable[bytes], reject: Callable[[int, Rejected, bytes
                 pass
             else:
                 market = event.market
-                if event.policy_area in good and (market is None or market in good):
+                if event.policy_area in areas and (market is None or market in markets):
                     chunk.append(event)
                     if len(chunk) >= size:
                         yield chunk

@@ -63,12 +63,15 @@ class LiveView:
     def render(self) -> Group:
         engine: Engine = self.pipeline.engine
         table = Table(title=None, expand=True, pad_edge=False)
-        table.add_column("policy area", no_wrap=True)
+        # The only column rich may narrow (the values keep their width): names are shown in
+        # full where the terminal has room, shortened with "…" on one line where it has not.
+        table.add_column("policy area")
         signals = self.config.signals
         for signal in signals:
             table.add_column(_SHORT.get(signal, signal), justify="right")
         for area in self.config.areas:
-            cells: list[Text | str] = [self.config.taxonomy.info(area).name[:28]]
+            cells: list[Text | str] = [Text(self.config.taxonomy.info(area).name,
+                                                 no_wrap=True, overflow="ellipsis")]
             for signal in signals:
                 row = engine.evaluator.latest.get(((area, None), signal))
                 state = "inactive"
@@ -78,7 +81,7 @@ class LiveView:
                         state = s
                         break
                 cells.append(Text(_fmt(signal, row.value if row else None),
-                                  style=_STYLE[state]))
+                                  style=_STYLE[state], no_wrap=True, overflow="ellipsis"))
             table.add_row(*cells)
         wm = engine.ingest.watermark
         clock = (dt.datetime.fromtimestamp(wm + engine.ingest.lateness, dt.UTC)

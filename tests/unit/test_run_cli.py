@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -10,10 +11,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import ev, line
+from streams.config_files import load_config
+from streams.embedded.run import EmbeddedJob, RunOptions
+from streams.sources.simulator import INVALID_SAMPLES, Simulator, schedule
+from tests.helpers import T0, ev, line
 from tests.support import HARMWATCH, REPO, free_port, wait_until
+
+CONFIG = load_config(REPO / "config" / "thresholds.yaml")
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -133,3 +141,68 @@ def test_config_hot_reload_refuses_bad_files_and_keeps_the_last_good(tmp_path: P
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def _simulator_truth(start: dt.datetime, duration_s: int) -> tuple[int, int]:
+    """(distinct valid events, invalid lines) the default simulator sends from ``start``:
+    the same seed, incidents and invalid rate as ``harmwatch run``, counted with orjson."""
+    sim = Simulator(start=start, seed=7, incidents=schedule(start, 10_000),
+                    invalid_rate=0.0005)
+    ids: set[str] = set()
+    invalid = 0
+    for _, raw in sim.lines(duration_s):
+        if raw in INVALID_SAMPLES:
+            invalid += 1
+        else:
+            ids.add(orjson.loads(raw)["event_id"])
+    return len(ids), invalid
+
+
+def test_simulator_far_ahead_of_the_wall_clock_keeps_counting(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # #9 item 1: at 20x the simulator's clock is 10 minutes ahead of the wall after ~30 s,
+    # and every event was then refused as future-dated. At 1000x that is after 0.6 s; run
+    # 20 minutes of event time (the first incidents fire and resolve).
+    duration = 1200
+    job = EmbeddedJob(CONFIG, RunOptions(metrics_port=None, live=False, speed=1000.0,
+                                         prefill_s=0, duration_s=duration))
+    assert job.run() == 0
+    assert job.paced_from is not None
+    counted, invalid = _simulator_truth(dt.datetime.fromtimestamp(job.paced_from, dt.UTC),
+                                        duration)
+    assert "future_timestamp:occurred_at" not in {r for _, r in job.pipeline.invalid}
+    assert job.pipeline.invalid_total == invalid
+    assert job.pipeline.engine.ingest.counted == counted
+    out = capsys.readouterr().out
+    assert "FIRING" in out and "RESOLVED" in out
+
+
+def test_simulator_still_refuses_an_event_far_ahead_of_its_own_clock() -> None:
+    job = EmbeddedJob(CONFIG, RunOptions(metrics_port=None, live=False, prefill_s=0,
+                                         duration_s=1))
+    # Arrival times on the source's clock, a day in the past: replayed unpaced.
+    t = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).timestamp()
+    base = T0.timestamp()
+    sent = [(0, 0), (1, 1 + 500), (2, 2 + 700), (3, 3)]  # (arrival, occurred) after t
+    job.source = iter([(t + a, line(ev("report", t + o - base, "body_image")))
+                       for a, o in sent])
+    assert job.run() == 0
+    # 700 s ahead is refused; 500 s ahead is admitted (and makes the last one late).
+    assert job.pipeline.invalid == {("unknown", "future_timestamp:occurred_at"): 1}
+    ingest = job.pipeline.engine.ingest
+    assert (ingest.counted, ingest.late) == (2, 1)
+
+
+def test_file_replay_at_a_speed_admits_what_a_backtest_admits(tmp_path: Path) -> None:
+    # A file is history: a line dated a day after the rest is counted at any --speed, as
+    # `harmwatch backtest` counts it (and the lines after it are late there too).
+    events = [ev("report", i, "body_image") for i in range(5)]
+    events.append(ev("report", 86_400, "body_image"))
+    events.append(ev("report", 6, "body_image"))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(line(e) for e in events) + b"\n")
+    job = EmbeddedJob(CONFIG, RunOptions(events=path, speed=1e6, metrics_port=None,
+                                         live=False, exit_at_end=True))
+    assert job.run() == 0
+    assert job.pipeline.invalid == {}
+    assert (job.pipeline.engine.ingest.counted, job.pipeline.engine.ingest.late) == (6, 1)
