@@ -94,11 +94,13 @@ class Evaluator:
         Only thresholds may change while running: the pane, lateness and markets shape the
         counted state itself (see :func:`reload_blocker`).
         """
-        self.config = config
+        old_rules, self.config = self.config.rules, config
         self._bind(config)
         bound = {(b.key, b.signal) for bs in self._specs.values() for b in bs}
+        # An alert whose rule changed mode compared values, now scores (or back): it restarts.
         for mkey in [m for m in self.machines if (m[0], m[1]) not in bound
-                     or config.rules[(m[0][0], m[1])].level(m[2]) is None]:
+                     or config.rules[(m[0][0], m[1])].level(m[2]) is None
+                     or config.rules[(m[0][0], m[1])].mode != old_rules[(m[0][0], m[1])].mode]:
             del self.machines[mkey]
             episode = self._open.pop(mkey, None)
             if episode is not None and self._closed_until is not None:

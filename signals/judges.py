@@ -26,7 +26,9 @@ from signals.significance import count_surprise, rate_surprise
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
-    score: float | None  # None: the baseline is warming up, or the window has no value
+    # None: the baseline is warming up, or the window has no value; 0 when not material
+    # (the tail is then not computed: most windows of normal traffic stop there).
+    score: float | None
     expected: float | None  # the baseline's expected value, in the signal's unit
     material: bool
     num: float  # what the window adds to the baseline (see Baseline)
@@ -41,10 +43,11 @@ def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
         k = round(value if value is not None else 0.0)
         if not baseline.ready:
             return Judgement(None, None, False, float(k), 1.0)
-        total, windows = baseline.pooled(overlap)
         expected = baseline.mean()
-        return Judgement(count_surprise(k, total, windows), expected,
-                         k >= rule.min_ratio * expected, float(k), 1.0)
+        if k < rule.min_ratio * expected:  # immaterial: no need for the tail sum
+            return Judgement(0.0, expected, False, float(k), 1.0)
+        total, windows = baseline.pooled(overlap)
+        return Judgement(count_surprise(k, total, windows), expected, True, float(k), 1.0)
     if value is None or n <= 0:
         return None
     if mode == "rate_surprise":
@@ -55,8 +58,10 @@ def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
         if trials <= 0:
             return Judgement(None, None, False, float(hits), float(n))
         p0 = pooled_hits / trials
-        return Judgement(rate_surprise(hits, n, pooled_hits, trials), p0,
-                         value - p0 >= rule.min_lift, float(hits), float(n))
+        if value - p0 < rule.min_lift:
+            return Judgement(0.0, p0, False, float(hits), float(n))
+        return Judgement(rate_surprise(hits, n, pooled_hits, trials), p0, True,
+                         float(hits), float(n))
     # baseline_ratio
     if not baseline.ready:
         return Judgement(None, None, False, value, 1.0)
@@ -67,10 +72,8 @@ def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
 
 
 def effective(j: Judgement | None) -> float | None:
-    """What the alert machine compares with the levels: the score, or 0 if not material."""
-    if j is None or j.score is None:
-        return None
-    return j.score if j.material else 0.0
+    """What the alert machine compares with the levels."""
+    return None if j is None else j.score
 
 
 MEASURES: Final[dict[str, str]] = {"absolute": "value", "count_surprise": "surprise",

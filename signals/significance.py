@@ -19,7 +19,8 @@ from typing import Final
 
 # Tails beyond 1e-30 all mean "certainly not noise"; capping keeps scores finite and sums short.
 MAX_SCORE: Final = 30.0
-_EPS: Final = 1e-17
+# Stop summing once a term adds less than this share: the score is then exact to ~1e-7.
+_EPS: Final = 1e-7
 
 
 def _score(p: float) -> float:
