@@ -22,20 +22,36 @@ ADAPT_SPANS: Final = 3
 class Baseline:
     """Admitted windows as (numerator, denominator): (count, 1), (hits, trials) or (p95, 1)."""
 
-    __slots__ = ("delay", "excluded_run", "queue", "size", "values")
+    __slots__ = ("delay", "den_sum", "excluded_run", "num_sum", "queue", "size", "values",
+                 "warm_at")
 
     def __init__(self, size: int, delay: int) -> None:
         if size < 1 or delay < 0:
             raise ValueError("a baseline needs at least one window and a delay of 0 or more")
         self.size = size
         self.delay = delay
-        self.values: deque[tuple[float, float]] = deque(maxlen=size)
+        self.warm_at = max(1, size // 2)
+        self.values: deque[tuple[float, float]] = deque()
         self.queue: deque[tuple[float, float, bool]] = deque()
         self.excluded_run = 0
+        # Running sums (judged every window: summing the history each time was most of the
+        # cost). Counts and trials are integers, so the sums stay exact.
+        self.num_sum = 0.0
+        self.den_sum = 0.0
 
     @property
     def ready(self) -> bool:
-        return len(self.values) >= max(1, self.size // 2)
+        return len(self.values) >= self.warm_at
+
+    def _admit(self, num: float, den: float) -> None:
+        values = self.values
+        if len(values) >= self.size:
+            old_num, old_den = values.popleft()
+            self.num_sum -= old_num
+            self.den_sum -= old_den
+        values.append((num, den))
+        self.num_sum += num
+        self.den_sum += den
 
     def offer(self, num: float, den: float, anomalous: bool, alerting: bool) -> None:
         """A judged window; ``alerting``: the rule's alert is pending or firing now."""
@@ -47,17 +63,15 @@ class Baseline:
                 continue
             if not (flagged or alerting):
                 self.excluded_run = 0
-            self.values.append((old_num, old_den))
+            self._admit(old_num, old_den)
 
     def pooled(self, overlap: float) -> tuple[float, float]:
         """Sums of numerators and denominators, divided by how often each event is counted
         (``overlap`` = window / step for hopping windows), so they weigh as distinct data."""
-        num = sum(v[0] for v in self.values)
-        den = sum(v[1] for v in self.values)
-        return num / overlap, den / overlap
+        return self.num_sum / overlap, self.den_sum / overlap
 
     def mean(self) -> float:
-        return sum(v[0] for v in self.values) / len(self.values) if self.values else 0.0
+        return self.num_sum / len(self.values) if self.values else 0.0
 
     def median(self) -> float:
         ordered = sorted(v[0] for v in self.values)
@@ -74,7 +88,8 @@ class Baseline:
     @classmethod
     def from_state(cls, state: dict[str, Any], size: int, delay: int) -> Baseline:
         out = cls(size, delay)
-        out.values.extend((float(a), float(b)) for a, b in state["values"])
+        for a, b in state["values"]:
+            out._admit(float(a), float(b))
         out.queue.extend((float(a), float(b), bool(f)) for a, b, f in state["queue"])
         out.excluded_run = int(state["excluded_run"])
         return out

@@ -85,8 +85,10 @@ class Evaluator:
         baselines = [b.rule.baseline_s // b.rule.step for bs in specs.values() for b in bs
                      if b.rule.baseline_s]
         # A relative baseline also holds back the windows that overlap the judged one.
-        self._steady = 2 * self._retain // self.pane + max(baselines or [0]) * max(
-            [step // self.pane for _, step in specs] or [1]) + 4
+        held = [-(-b.rule.window_s // b.rule.step) * b.rule.step // self.pane
+                for bs in specs.values() for b in bs if b.rule.relative]
+        self._steady = self._retain // self.pane + max(baselines or [0]) * max(
+            [step // self.pane for _, step in specs] or [1]) + 2 + max(held or [0])
 
     def reconfigure(self, config: Config) -> None:
         """Take new thresholds from the next window on, keeping alert state and history.
