@@ -51,8 +51,14 @@ def test_replay_serves_signals_and_alert_state(tmp_path: Path) -> None:
     events += [ev("report", 1000 + i, "body_image") for i in range(3)]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(line(e) for e in events) + b"\n" + b"{broken\n")
+    # An absolute rule: the shipped relative ones rightly stay quiet on 15 minutes of history.
+    (tmp_path / "policy_areas.yaml").write_bytes((REPO / "config/policy_areas.yaml").read_bytes())
+    config = tmp_path / "thresholds.yaml"
+    config.write_text("version: 1\ndefaults:\n  minor_exposure: {window: 5m, step: 1m, warn: 6, "
+                      "critical: 12, for: 2m}\n  report_volume: {window: 5m, step: 1m}\n")
     port = free_port()
-    proc = harmwatch("run", "--events", str(path), "--metrics-port", str(port), "--no-live")
+    proc = harmwatch("run", "--events", str(path), "--metrics-port", str(port), "--no-live",
+                     "--config", str(config))
     try:
         wait_for(lambda: "replay finished" in (proc.stdout.readline() if proc.stdout else ""),
                  timeout=60)
@@ -84,9 +90,10 @@ def test_replay_serves_signals_and_alert_state(tmp_path: Path) -> None:
 def test_simulator_runs_logs_alerts_and_stops_cleanly_on_ctrl_c() -> None:
     port = free_port()
     proc = harmwatch("run", "--no-live", "--metrics-port", str(port), "--speed", "600",
-                     "--prefill", "10m")
+                     "--prefill", "1h")
     try:
-        # Incidents start right after the prefill; at 600x one pages within a few seconds.
+        # Incidents start right after the prefill, which warms the relative baselines; at 600x
+        # one pages within a few seconds.
         first = wait_for(lambda: (proc.stdout.readline() if proc.stdout else "") or None,
                          timeout=90)
         assert "FIRING" in first and "threshold=" in first
