@@ -7,8 +7,6 @@ keep the old one when a new file is refused.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,11 +24,20 @@ from pydantic import (
 
 from signals.definitions import SIGNALS
 from signals.durations import format_duration, parse_duration
+from signals.identity import resolved_digest
 
 OTHER: Final = "other"
 Severity = Literal["warn", "critical"]
 SEVERITIES: Final[tuple[Severity, ...]] = ("warn", "critical")
 DEFAULT_CLEAR_FACTOR: Final = 0.8
+Mode = Literal["absolute", "count_surprise", "rate_surprise", "baseline_ratio"]
+# Which signal kinds each mode can judge (see signals.judges).
+MODE_KINDS: Final[dict[str, tuple[str, ...]]] = {
+    "absolute": ("count", "ratio", "quantile", "baseline"),
+    "count_surprise": ("count", "baseline"),
+    "rate_surprise": ("ratio",),
+    "baseline_ratio": ("count", "quantile"),
+}
 
 
 class ConfigError(ValueError):
@@ -95,12 +102,15 @@ class SignalRule(_Strict):
 
     window_s: Duration = Field(alias="window", gt=0)
     step_s: Duration | None = Field(default=None, alias="step")
+    mode: Mode = "absolute"
     direction: Literal["above", "below"] = "above"
     warn: float | None = None
     critical: float | None = None
     warn_clear: float | None = None
     critical_clear: float | None = None
     min_samples: int = Field(default=0, ge=0)
+    min_ratio: float = Field(default=1.0, ge=0)
+    min_lift: float = Field(default=0.0, ge=0, le=1)
     for_s: Duration = Field(default=0, alias="for")
     baseline_s: Duration | None = Field(default=None, alias="baseline")
     enabled: bool = True
@@ -134,6 +144,11 @@ class SignalRule(_Strict):
     @property
     def step(self) -> int:
         return self.step_s if self.step_s is not None else self.window_s
+
+    @property
+    def relative(self) -> bool:
+        """Judged against the area's own baseline (levels are scores, not signal values)."""
+        return self.mode != "absolute"
 
     def level(self, severity: Severity) -> float | None:
         value: float | None = getattr(self, severity)
@@ -300,15 +315,12 @@ def parse_thresholds(data: object, taxonomy: Taxonomy, source: str = "thresholds
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
 
-    digest_src = json.dumps(
-        {"taxonomy": taxonomy.model_dump(mode="json"),
-         "thresholds": raw.model_dump(mode="json", by_alias=True)}, sort_keys=True)
     return Config(
         taxonomy=taxonomy,
         engine=raw.engine,
         rules=rules,
         source=source,
-        digest=hashlib.sha256(digest_src.encode()).hexdigest()[:12],
+        digest=resolved_digest(taxonomy, raw.engine, rules),
     )
 
 
@@ -318,6 +330,16 @@ def _check_rule(signal: str, spec: Mapping[str, Any], source: str, path: str) ->
     except ValidationError as exc:
         return _problems(exc, source, path)
     kind = SIGNALS[signal].kind
+    if kind not in MODE_KINDS[rule.mode]:
+        fits = [m for m, kinds in MODE_KINDS.items() if kind in kinds]
+        return [f"{source}: {path}.mode: {rule.mode} cannot judge {signal} (a {kind} signal); "
+                f"use one of: {', '.join(fits)}"]
+    if rule.relative:
+        return _check_relative(rule, source, path)
+    for name, default in (("min_ratio", 1.0), ("min_lift", 0.0)):
+        if getattr(rule, name) != default:
+            return [f"{source}: {path}.{name}: only relative modes use it; remove it or set "
+                    "mode: count_surprise or rate_surprise"]
     if kind == "baseline" and not rule.baseline_s:
         return [f"{source}: {path}.baseline: {signal} compares against a trailing baseline; "
                 "add baseline: (e.g. 1h)"]
@@ -327,4 +349,25 @@ def _check_rule(signal: str, spec: Mapping[str, Any], source: str, path: str) ->
     if rule.baseline_s and rule.baseline_s % rule.step:
         return [f"{source}: {path}.baseline: must be a whole number of steps "
                 f"({format_duration(rule.step)})"]
+    return []
+
+
+def _check_relative(rule: SignalRule, source: str, path: str) -> list[str]:
+    if not rule.baseline_s:
+        return [f"{source}: {path}.baseline: mode {rule.mode} compares against the area's own "
+                "trailing baseline; add baseline: (e.g. 30m)"]
+    if rule.baseline_s % rule.step:
+        return [f"{source}: {path}.baseline: must be a whole number of steps "
+                f"({format_duration(rule.step)})"]
+    if rule.baseline_s < 2 * rule.window_s:
+        return [f"{source}: {path}.baseline: {format_duration(rule.baseline_s)} is under two "
+                f"windows ({format_duration(rule.window_s)} each); make it at least "
+                f"{format_duration(2 * rule.window_s)}"]
+    if rule.direction != "above":
+        return [f"{source}: {path}.direction: relative modes judge rises only; remove "
+                "direction or use mode: absolute"]
+    if rule.min_ratio != 1.0 and rule.mode != "count_surprise":
+        return [f"{source}: {path}.min_ratio: only count_surprise uses it; remove it"]
+    if rule.min_lift != 0.0 and rule.mode != "rate_surprise":
+        return [f"{source}: {path}.min_lift: only rate_surprise uses it; remove it"]
     return []

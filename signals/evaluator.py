@@ -16,9 +16,11 @@ from typing import Any
 import msgspec
 
 from signals.alerting import AlertMachine, Change, State
+from signals.baselines import Baseline
 from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.counts import Counts
-from signals.definitions import P95, SIGNALS, percentile_tail, surge
+from signals.definitions import P95, SIGNALS, SURGE_BASELINE_FLOOR, percentile_tail, surge
+from signals.judges import MEASURES, Judgement, anomalous, effective, judge, shape
 from signals.keys import Bucket, Key, all_keys, as_number, key_of, key_str, utc
 from signals.records import Episode, SignalRow
 
@@ -59,6 +61,8 @@ class Evaluator:
         self._retain = self.pane
         self._bind(config)
         self._history: dict[tuple[Key, str], deque[float]] = {}
+        self._baselines: dict[tuple[Key, str], Baseline] = {}
+        self.judgements: dict[tuple[Key, str], Judgement] = {}
         self.machines: dict[tuple[Key, str, Severity], AlertMachine] = {}
         self.latest: dict[tuple[Key, str], SignalRow] = {}
         self.rows: list[SignalRow] = []
@@ -80,8 +84,11 @@ class Evaluator:
         self._retain = max([w for w, _ in specs] or [self.pane])
         baselines = [b.rule.baseline_s // b.rule.step for bs in specs.values() for b in bs
                      if b.rule.baseline_s]
+        # A relative baseline also holds back the windows that overlap the judged one.
+        held = [-(-b.rule.window_s // b.rule.step) * b.rule.step // self.pane
+                for bs in specs.values() for b in bs if b.rule.relative]
         self._steady = self._retain // self.pane + max(baselines or [0]) * max(
-            [step // self.pane for _, step in specs] or [1]) + 2
+            [step // self.pane for _, step in specs] or [1]) + 2 + max(held or [0])
 
     def reconfigure(self, config: Config) -> None:
         """Take new thresholds from the next window on, keeping alert state and history.
@@ -89,17 +96,27 @@ class Evaluator:
         Only thresholds may change while running: the pane, lateness and markets shape the
         counted state itself (see :func:`reload_blocker`).
         """
-        self.config = config
+        old_rules, self.config = self.config.rules, config
         self._bind(config)
         bound = {(b.key, b.signal) for bs in self._specs.values() for b in bs}
+        # An alert whose rule changed mode compared values, now scores (or back): it restarts.
         for mkey in [m for m in self.machines if (m[0], m[1]) not in bound
-                     or config.rules[(m[0][0], m[1])].level(m[2]) is None]:
+                     or config.rules[(m[0][0], m[1])].level(m[2]) is None
+                     or config.rules[(m[0][0], m[1])].mode != old_rules[(m[0][0], m[1])].mode]:
             del self.machines[mkey]
             episode = self._open.pop(mkey, None)
             if episode is not None and self._closed_until is not None:
                 episode.ended_at = utc(self._closed_until)  # the rule that fired is gone
         for hkey in [h for h in self._history if h not in bound]:
             del self._history[hkey]
+        for b in (b for bs in self._specs.values() for b in bs if b.rule.relative):
+            old = self._baselines.get((b.key, b.signal))
+            if old is not None and (old.size, old.delay) != shape(b.rule):
+                self._baselines[(b.key, b.signal)] = Baseline.from_state(
+                    old.to_state(), *shape(b.rule))
+        for bkey in [k for k in self._baselines if k not in bound]:
+            del self._baselines[bkey]
+            self.judgements.pop(bkey, None)
         for lkey in [k for k in self.latest if k not in bound]:
             del self.latest[lkey]
 
@@ -190,7 +207,15 @@ class Evaluator:
     def _evaluate(self, b: _Binding, counts: Counts, start: int, end: int) -> None:
         definition = SIGNALS[b.signal]
         value, n = definition.compute(counts)
-        if definition.kind == "baseline":
+        rule = b.rule
+        judged: Judgement | None = None
+        if rule.relative:
+            judged = self._judge(b, value, n)
+            if definition.kind == "baseline":  # report_surge's value is the ratio
+                expected = None if judged is None else judged.expected
+                value = None if expected is None else (value or 0.0) / max(
+                    expected, SURGE_BASELINE_FLOOR)
+        elif definition.kind == "baseline":
             value = self._baseline_value(b, value or 0.0)
         if value is not None:
             row = SignalRow(b.key[0], b.key[1], b.signal, utc(start), utc(end), as_number(value), n)
@@ -198,7 +223,8 @@ class Evaluator:
             self.latest[(b.key, b.signal)] = row
         else:
             self.latest.pop((b.key, b.signal), None)
-        rule = b.rule
+        judged_value = effective(judged) if rule.relative else value
+        alerting = False
         for severity in SEVERITIES:
             level = rule.level(severity)
             if level is None:
@@ -209,13 +235,39 @@ class Evaluator:
                 machine = self.machines[mkey] = AlertMachine()
             clear = rule.clear_level(severity)
             assert clear is not None
-            change = machine.step(end, value, n, level=level, clear=clear,
+            change = machine.step(end, judged_value, n, level=level, clear=clear,
                                   above=rule.direction == "above",
                                   min_samples=rule.min_samples, for_s=rule.for_s)
             if change is not None:
-                self._record(mkey, machine, change, end, value, level)
+                self._record(mkey, machine, change, end, judged_value, level)
             elif machine.state == "firing":
                 self._open[mkey].peak_value = as_number(machine.peak)
+            alerting = alerting or machine.state != "inactive"
+        if judged is not None:
+            self._baselines[(b.key, b.signal)].offer(
+                judged.num, judged.den, anomalous=anomalous(rule, judged_value, n),
+                alerting=alerting)
+
+    def _judge(self, b: _Binding, value: float | None, n: int) -> Judgement | None:
+        bkey = (b.key, b.signal)
+        baseline = self._baselines.get(bkey)
+        if baseline is None:
+            baseline = self._baselines[bkey] = Baseline(*shape(b.rule))
+        judged = judge(b.rule, value, n, baseline, b.rule.window_s / b.rule.step)
+        if judged is None:
+            self.judgements.pop(bkey, None)
+        else:
+            self.judgements[bkey] = judged
+        return judged
+
+    def warming(self, key: Key, signal: str) -> bool:
+        """True while the (area, market) key's rule for ``signal`` has too little history of
+        its own to judge (a relative rule's cold start): it cannot page yet."""
+        rule = self.config.rule(key[0], signal)
+        if rule is None or not rule.relative:
+            return False
+        baseline = self._baselines.get((key, signal))
+        return baseline is None or not baseline.ready
 
     def _baseline_value(self, b: _Binding, current: float) -> float | None:
         assert b.rule.baseline_s is not None
@@ -233,8 +285,9 @@ class Evaluator:
         at = utc(end)
         self.transitions.append(Transition(key, signal, severity, change, at, value, level))
         if change == "firing":
+            mode = self.config.rules[(key[0], signal)].mode
             episode = Episode(key[0], key[1], signal, severity, at, None, as_number(machine.peak),
-                              as_number(level))
+                              as_number(level), measure=MEASURES[mode])
             self._open[mkey] = episode
             self.episodes.append(episode)
         elif change == "resolved":
@@ -280,6 +333,8 @@ class Evaluator:
             "first_pane": self._first_pane,
             "last_data_end": self._last_data_end,
             "history": {f"{key_str(k)}#{s}": list(h) for (k, s), h in self._history.items()},
+            "baselines": {f"{key_str(k)}#{s}": b.to_state()
+                          for (k, s), b in self._baselines.items()},
             "machines": {f"{key_str(k)}#{s}#{sev}": [m.state, m.since, m.started_at, m.peak]
                          for (k, s, sev), m in self.machines.items()},
             "latest": {f"{key_str(k)}#{s}": msgspec.to_builtins(r)
@@ -303,6 +358,13 @@ class Evaluator:
             if rule is not None and rule.baseline_s:
                 self._history[(key, signal)] = deque(values,
                                                      maxlen=rule.baseline_s // rule.step)
+        self._baselines = {}
+        self.judgements = {}
+        for name, saved in state.get("baselines", {}).items():
+            ks, signal = name.split("#")
+            rule = rules.get((key_of(ks), signal))
+            if rule is not None and rule.relative:
+                self._baselines[(key_of(ks), signal)] = Baseline.from_state(saved, *shape(rule))
         self.machines = {}
         for name, (st, since, started, peak) in state["machines"].items():
             ks, signal, sev = name.split("#")

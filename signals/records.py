@@ -21,7 +21,7 @@ class SignalRow(msgspec.Struct, frozen=True):
     n: int
 
 
-class Episode(msgspec.Struct):
+class Episode(msgspec.Struct, omit_defaults=True):
     policy_area: str
     market: str | None
     signal: str
@@ -30,3 +30,7 @@ class Episode(msgspec.Struct):
     ended_at: dt.datetime | None
     peak_value: float | int
     threshold: float | int
+    # What peak_value and threshold measure: the signal's value, or, for a rule judged
+    # against the area's baseline, its score ("surprise", -log10 p; or "ratio" to baseline).
+    # Left out of the output when it is the value, so absolute rules write what they did.
+    measure: str = "value"

@@ -69,19 +69,19 @@ def test_labels_and_annotations_of_a_page(config: Config) -> None:
     ann = rule["annotations"]
     assert ann["runbook_url"] == "https://runbooks.example.com/harmwatch/youth_safety"
     assert ann["dashboard_url"] == f"{GRAFANA}/d/{area_dashboard_uid('youth_safety')}"
-    assert ann["window"] == "5m"
+    assert ann["window"] == "10m"
     # The description names value and threshold (queried live, config level as fallback).
     assert "harmwatch_signal_value{" in ann["description"]
     assert "harmwatch_signal_threshold{" in ann["description"]
-    assert "{{ else }}12{{ end }}" in ann["threshold"]
+    assert "{{ else }}4{{ end }}" in ann["threshold"]
 
 
 def test_warn_is_a_ticket(config: Config) -> None:
     rule = next(r for r in _harm_rules(rules_document(config, GRAFANA))
-                if r["alert"] == "AdultNudityReportVolumeWarn")
+                if r["alert"] == "AdultNudityReportSurgeWarn")
     assert rule["labels"]["severity"] == "ticket"
     assert rule["labels"]["team"] == "adult-content-policy"
-    assert "{{ else }}1200{{ end }}" in rule["annotations"]["threshold"]
+    assert "{{ else }}4x{{ end }}" in rule["annotations"]["threshold"]
 
 
 def test_pipeline_alerts_route_to_engineering(config: Config) -> None:
@@ -238,11 +238,11 @@ def test_check_generated_passes_and_detects_drift(tmp_path: Path) -> None:
                            timeout=120)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     thresholds = tmp_path / "config/thresholds.yaml"
-    thresholds.write_text(thresholds.read_text().replace("warn: 6\n", "warn: 7\n", 1))
+    thresholds.write_text(thresholds.read_text().replace("      warn: 3\n", "      warn: 3.5\n", 1))
     drift = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env,
                            timeout=120)
     assert drift.returncode == 1
     assert "generated files are stale" in drift.stderr
     assert "+      threshold: '{{ with query `harmwatch_signal_threshold{policy_area=" \
            '"youth_safety",signal="minor_exposure",severity="warn"}` }}' in drift.stdout
-    assert "{{ else }}7{{ end }}" in drift.stdout
+    assert "{{ else }}3.5{{ end }}" in drift.stdout

@@ -31,7 +31,7 @@ def test_shipped_config_is_valid() -> None:
             "report_surge"} == set(config.signals)
     youth = config.rule("youth_safety", "minor_exposure")
     other = config.rule("body_image", "minor_exposure")
-    assert youth and other and youth.critical == 12 and other.critical == 15  # override
+    assert youth and other and youth.critical == 4 and other.critical == 5  # override
     assert config.engine.allowed_lateness_s >= 60
     for rule in config.rules.values():
         assert rule.why, "every default threshold documents its reasoning"

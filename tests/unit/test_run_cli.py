@@ -45,8 +45,14 @@ def test_replay_serves_signals_and_alert_state(tmp_path: Path) -> None:
     events += [ev("report", 1000 + i, "body_image") for i in range(3)]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(line(e) for e in events) + b"\n" + b"{broken\n")
+    # An absolute rule: the shipped relative ones rightly stay quiet on 15 minutes of history.
+    (tmp_path / "policy_areas.yaml").write_bytes((REPO / "config/policy_areas.yaml").read_bytes())
+    config = tmp_path / "thresholds.yaml"
+    config.write_text("version: 1\ndefaults:\n  minor_exposure: {window: 5m, step: 1m, warn: 6, "
+                      "critical: 12, for: 2m}\n  report_volume: {window: 5m, step: 1m}\n")
     port = free_port()
-    proc = harmwatch("run", "--events", str(path), "--metrics-port", str(port), "--no-live")
+    proc = harmwatch("run", "--events", str(path), "--metrics-port", str(port), "--no-live",
+                     "--config", str(config))
     try:
         wait_until(lambda: "replay finished" in (proc.stdout.readline() if proc.stdout else ""),
                    60, "the replay to finish")
@@ -78,9 +84,10 @@ def test_replay_serves_signals_and_alert_state(tmp_path: Path) -> None:
 def test_simulator_runs_logs_alerts_and_stops_cleanly_on_ctrl_c() -> None:
     port = free_port()
     proc = harmwatch("run", "--no-live", "--metrics-port", str(port), "--speed", "600",
-                     "--prefill", "10m")
+                     "--prefill", "1h")
     try:
-        # Incidents start right after the prefill; at 600x one pages within a few seconds.
+        # Incidents start right after the prefill, which warms the relative baselines; at 600x
+        # one pages within a few seconds.
         first = wait_until(lambda: proc.stdout.readline() if proc.stdout else "", 90,
                            "the first alert line")
         assert "FIRING" in first and "threshold=" in first
@@ -143,14 +150,16 @@ def test_config_hot_reload_refuses_bad_files_and_keeps_the_last_good(tmp_path: P
     assert proc.returncode == 0
 
 
-def _simulator_truth(start: dt.datetime, duration_s: int) -> tuple[int, int]:
-    """(distinct valid events, invalid lines) the default simulator sends from ``start``:
-    the same seed, incidents and invalid rate as ``harmwatch run``, counted with orjson."""
-    sim = Simulator(start=start, seed=7, incidents=schedule(start, 10_000),
-                    invalid_rate=0.0005)
+def _simulator_truth(live_from: dt.datetime, duration_s: int,
+                     prefill_s: int = 0) -> tuple[int, int]:
+    """(distinct valid events, invalid lines) the default simulator sends: ``prefill_s`` of
+    history before ``live_from``, then ``duration_s``, with the same seed, incidents and
+    invalid rate as ``harmwatch run``, counted with orjson."""
+    sim = Simulator(start=live_from - dt.timedelta(seconds=prefill_s), seed=7,
+                    incidents=schedule(live_from, 10_000), invalid_rate=0.0005)
     ids: set[str] = set()
     invalid = 0
-    for _, raw in sim.lines(duration_s):
+    for _, raw in sim.lines(prefill_s + duration_s):
         if raw in INVALID_SAMPLES:
             invalid += 1
         else:
@@ -162,14 +171,15 @@ def test_simulator_far_ahead_of_the_wall_clock_keeps_counting(
         capsys: pytest.CaptureFixture[str]) -> None:
     # #9 item 1: at 20x the simulator's clock is 10 minutes ahead of the wall after ~30 s,
     # and every event was then refused as future-dated. At 1000x that is after 0.6 s; run
-    # 20 minutes of event time (the first incidents fire and resolve).
-    duration = 1200
+    # 40 minutes of event time after the hour of history that warms the relative baselines
+    # (the first incidents fire and resolve).
+    duration, prefill = 2400, 3600
     job = EmbeddedJob(CONFIG, RunOptions(metrics_port=None, live=False, speed=1000.0,
-                                         prefill_s=0, duration_s=duration))
+                                         prefill_s=prefill, duration_s=duration))
     assert job.run() == 0
     assert job.paced_from is not None
     counted, invalid = _simulator_truth(dt.datetime.fromtimestamp(job.paced_from, dt.UTC),
-                                        duration)
+                                        duration, prefill)
     assert "future_timestamp:occurred_at" not in {r for _, r in job.pipeline.invalid}
     assert job.pipeline.invalid_total == invalid
     assert job.pipeline.engine.ingest.counted == counted

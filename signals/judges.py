@@ -1,0 +1,100 @@
+"""How a window is judged against its area's own baseline, one function per rule mode.
+
+A judgement turns a window's raw signal value into a *score* the alert machine compares with
+the rule's levels, plus whether the change is *material* (an absolute floor of effect: a
+minimum ratio to the expected count, or a minimum lift of a rate). A window that is
+significant but not material scores 0: at a large volume a 3 % drift is certain and still
+not worth a page, and the floor is what keeps the daily swing from paging a big area.
+
+- ``count_surprise``: -log10 of the predictive tail of the count (negative binomial around the
+  baseline mean); means the same at any volume.
+- ``rate_surprise``: -log10 of the beta-binomial tail of k of n around the baseline's pooled
+  rate; small windows cannot reach a high score, so it is its own small-sample guard.
+- ``baseline_ratio``: the value over the baseline's median (review latency: 3 = three times
+  the area's usual p95).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from signals.baselines import Baseline
+from signals.config import SignalRule
+from signals.significance import count_surprise, rate_surprise
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    # None: the baseline is warming up, or the window has no value; 0 when not material
+    # (the tail is then not computed: most windows of normal traffic stop there).
+    score: float | None
+    expected: float | None  # the baseline's expected value, in the signal's unit
+    material: bool
+    num: float  # what the window adds to the baseline (see Baseline)
+    den: float
+
+
+def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
+          overlap: float) -> Judgement | None:
+    """Judge one window; None when the window has nothing to judge or learn from."""
+    mode = rule.mode
+    if mode == "count_surprise":
+        k = round(value if value is not None else 0.0)
+        if not baseline.ready:
+            return Judgement(None, None, False, float(k), 1.0)
+        expected = baseline.mean()
+        if k < rule.min_ratio * expected:  # immaterial: no need for the tail sum
+            return Judgement(0.0, expected, False, float(k), 1.0)
+        total, windows = baseline.pooled(overlap)
+        return Judgement(count_surprise(k, total, windows), expected, True, float(k), 1.0)
+    if value is None or n <= 0:
+        return None
+    if mode == "rate_surprise":
+        hits = round(value * n)
+        if not baseline.ready:
+            return Judgement(None, None, False, float(hits), float(n))
+        pooled_hits, trials = baseline.pooled(overlap)
+        if trials <= 0:
+            return Judgement(None, None, False, float(hits), float(n))
+        p0 = pooled_hits / trials
+        if value - p0 < rule.min_lift:
+            return Judgement(0.0, p0, False, float(hits), float(n))
+        return Judgement(rate_surprise(hits, n, pooled_hits, trials), p0, True,
+                         float(hits), float(n))
+    # baseline_ratio
+    if not baseline.ready:
+        return Judgement(None, None, False, value, 1.0)
+    median = baseline.median()
+    if median <= 0:
+        return Judgement(None, median, False, value, 1.0)
+    return Judgement(value / median, median, True, value, 1.0)
+
+
+def effective(j: Judgement | None) -> float | None:
+    """What the alert machine compares with the levels."""
+    return None if j is None else j.score
+
+
+MEASURES: Final[dict[str, str]] = {"absolute": "value", "count_surprise": "surprise",
+                             "rate_surprise": "surprise", "baseline_ratio": "ratio"}
+
+
+def shape(rule: SignalRule) -> tuple[int, int]:
+    """A relative rule's baseline size (windows) and delay (windows overlapping the judged)."""
+    assert rule.baseline_s is not None
+    return rule.baseline_s // rule.step, -(-rule.window_s // rule.step) - 1
+
+
+# Windows past this score (1 in 100 as noise) stay out of the baseline even under the levels,
+# so an incident's ramp and tail teach it nothing; that loses 1 % of normal windows.
+EXCLUDE_SCORE: Final = 2.0
+
+
+def anomalous(rule: SignalRule, score: float | None, n: int) -> bool:
+    """Material and past the rule's lowest level or :data:`EXCLUDE_SCORE`: such a window must
+    not teach the baseline."""
+    if score is None or n < rule.min_samples:
+        return False
+    levels = [lv for lv in (rule.warn, rule.critical) if lv is not None]
+    return bool(levels) and score >= min(*levels, EXCLUDE_SCORE)
