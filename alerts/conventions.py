@@ -28,6 +28,7 @@ REASON: Final = "reason"
 TOPIC: Final = "topic"
 PARTITION: Final = "partition"
 DIGEST: Final = "digest"
+TABLE: Final = "table"
 
 # Labels the generated alerts carry for Alertmanager's routes (deploy/alertmanager).
 TEAM: Final = "team"
@@ -52,6 +53,7 @@ ALERT_STATE_LABELS: Final = (POLICY_AREA, MARKET, SIGNAL, SEVERITY)
 EVENTS_LABELS: Final = (STREAM, POLICY_AREA, OUTCOME)
 INVALID_LABELS: Final = (STREAM, REASON)
 LAG_LABELS: Final = (TOPIC, PARTITION)
+SNAPSHOT_LABELS: Final = (TABLE,)
 
 # --- metric names ---------------------------------------------------------------------------
 
@@ -77,6 +79,9 @@ MERGE_LATE_PANES: Final = "harmwatch_merge_late_panes"
 MERGE_LATE_PANES_TOTAL: Final = f"{MERGE_LATE_PANES}_total"
 LOG_TRUNCATED: Final = "harmwatch_log_truncated_messages"
 LOG_TRUNCATED_TOTAL: Final = f"{LOG_TRUNCATED}_total"
+# By table (ingest-state, merge-state): snapshots over the record limit, not written.
+SNAPSHOTS_REFUSED: Final = "harmwatch_snapshots_refused"
+SNAPSHOTS_REFUSED_TOTAL: Final = f"{SNAPSHOTS_REFUSED}_total"
 
 # --- values with a meaning ------------------------------------------------------------------
 
