@@ -6,13 +6,14 @@ the two sides, :mod:`streams.kafka.app` wires them to Faust.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import faust
 from faust.types import TP
 
 from alerts.metrics import new_registry
 from signals.config import Config
+from signals.merge import AreaMerge, SourcePartition
 from signals.pane_messages import NEG_INF, group_watermark
 from signals.records import Episode
 from streams.kafka.faust_topics import WorkerTopics
@@ -23,6 +24,20 @@ from streams.kafka.reader import DirectReader
 from streams.kafka.reload import WorkerReload
 from streams.kafka.settings import KafkaSettings
 from streams.kafka.worker_metrics import Counters, WorkerCollector, worker_snapshot
+
+
+def worker_group_watermark(merges: Sequence[AreaMerge], parts: Mapping[TP, SourcePartition],
+                           marked: Iterable[TP], source: str) -> float | None:
+    """What a quiet source of this worker may be advanced to: from the area merges it holds
+    (every area hears from every source), the lowest; without any, from its own source
+    partitions only (``marked``: those last moved by a watermark record)."""
+    if merges:
+        marks = [m.group_watermark(source) for m in merges]
+        known = [m for m in marks if m is not None]
+        return min(known) if len(known) == len(marks) else None
+    frontiers = {p.source: p.announced for p in parts.values() if p.announced != NEG_INF}
+    quiet = {parts[tp].source for tp in marked if tp in parts}
+    return group_watermark(frontiers, [p.source for p in parts.values()], quiet, source)
 
 
 class Runtime:
@@ -53,18 +68,8 @@ class Runtime:
         self.refresh_metrics()
 
     def group_watermark(self, source: str) -> float | None:
-        """What a quiet source of this worker may be advanced to: from the area merges it
-        holds (every area hears from every source), the lowest; without any, from its own
-        source partitions only."""
-        merges = [m for m, _ in self.merge.merges.values()]
-        if merges:
-            marks = [m.group_watermark(source) for m in merges]
-            return None if any(m is None for m in marks) else min(
-                m for m in marks if m is not None)
-        parts = {tp: p for tp, p in self.ingest.parts.items()}
-        frontiers = {p.source: p.announced for p in parts.values() if p.announced != NEG_INF}
-        marked = {parts[tp].source for tp in self.ingest.marked if tp in parts}
-        return group_watermark(frontiers, [p.source for p in parts.values()], marked, source)
+        return worker_group_watermark([m for m, _ in self.merge.merges.values()],
+                                      self.ingest.parts, self.ingest.marked, source)
 
     def refresh_metrics(self) -> None:
         self.collector.snapshot = worker_snapshot(

@@ -25,7 +25,7 @@ from prometheus_client import generate_latest
 from alerts.metrics import new_registry
 from signals.config import Config
 from signals.events import Rejected, decode_event
-from signals.merge import SourcePartition, encode, pane_partition, source_id
+from signals.merge import AreaMerge, SourcePartition, encode, pane_partition, source_id
 from signals.pane_messages import WATERMARK_HEADER
 from streams.backtest.partitioned import partition_of
 from streams.backtest.replay import run_backtest
@@ -33,6 +33,7 @@ from streams.config_files import load_config
 from streams.kafka.ingest_side import IngestSide
 from streams.kafka.merge_side import MergeSide
 from streams.kafka.options import WorkerOptions
+from streams.kafka.runtime import worker_group_watermark
 from streams.kafka.settings import KafkaSettings
 from streams.kafka.worker_metrics import Counters, WorkerCollector
 from streams.sources.simulator import Simulator, schedule
@@ -311,3 +312,32 @@ def sim_end(path: Path) -> float:
         assert not isinstance(event, Rejected)
         newest = max(newest, event.occurred_at.timestamp())
     return newest
+
+
+def test_group_watermark_from_the_merges_or_else_from_own_partitions(config: Config) -> None:
+    a, b, c = (SourcePartition(config, s, config.areas) for s in ("t.r:0", "t.r:1", "t.r:2"))
+    tps = {TP("t.r", i): p for i, p in enumerate((a, b, c))}
+    a.announced, b.announced = 600.0, 420.0  # c has announced nothing yet
+    # Without area merges: the lowest other frontier, None while one has none.
+    assert worker_group_watermark([], tps, [], "t.r:0") is None
+    c.announced = 900.0
+    assert worker_group_watermark([], tps, [], "t.r:0") == 420.0
+    # A partition last moved by a watermark record does not hold the others back.
+    assert worker_group_watermark([], tps, [TP("t.r", 1)], "t.r:0") == 900.0
+    # With area merges: theirs (they hear from every source), the lowest of them.
+    m1, m2 = (AreaMerge(config, area, ["t.r:0", "t.r:1", "t.r:2"]) for area in config.areas[:2])
+    m1.frontier = {"t.r:0": 60.0, "t.r:1": 300.0, "t.r:2": 360.0}
+    m2.frontier = {"t.r:0": 60.0, "t.r:1": 240.0, "t.r:2": 360.0}
+    assert worker_group_watermark([m1, m2], tps, [], "t.r:0") == 240.0
+    m2.frontier = {"t.r:0": 60.0, "t.r:1": 240.0}
+    assert worker_group_watermark([m1, m2], tps, [], "t.r:0") is None
+
+
+def test_a_reload_reaches_every_area_merge_and_later_ones(config: Config) -> None:
+    side = MergeSide(config, KafkaSettings(topic_prefix="t."), Table(), WorkerOptions(),
+                     on_closed=lambda: None)
+    held = side.merge(config.areas[0], 0)
+    new = load_config()  # a distinct object: which one an evaluator holds is visible
+    side.reconfigure(new)
+    assert held.evaluator.config is new
+    assert side.merge(config.areas[1], 0).evaluator.config is new
