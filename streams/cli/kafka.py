@@ -164,7 +164,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="append every closed window's signal rows here (as backtest "
                         "--signals-out; at-least-once: a restart may repeat a row)")
     w.add_argument("--episodes-out", type=Path, metavar="FILE.jsonl",
-                   help="keep the alert episodes of this worker's areas here (rewritten)")
+                   help="keep the alert episodes of this worker's areas here (rewritten: "
+                        "the open ones and the newest closed ones, as /episodes)")
     w.add_argument("--episodes-log", type=Path, metavar="FILE.jsonl",
                    help="append every alert episode here once when it closes: the full "
                         "history (--episodes-out and /episodes keep the newest "
@@ -174,8 +175,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "reload of --config) or refused (default "
                         f"{DEFAULT_AUDIT_LOG}, under the working directory)")
     w.add_argument("--idle-after", type=float, metavar="SECONDS",
-                   help="declare a caught-up partition idle after this long without a "
-                        "message (0: never; default from config, 60)")
+                   help="after this long without a message, write a watermark record into a "
+                        "caught-up source partition so the merge does not wait for it "
+                        "(0: never; default from config, 60)")
     w.add_argument("--give-up-after", type=float, metavar="SECONDS",
                    help="stop waiting for an unreachable broker after this long "
                         "(default: wait forever)")

@@ -38,8 +38,8 @@ class KafkaSettings(BaseModel):
     replication: int = Field(default=1, ge=1)
     retention_ms: int = Field(default=7 * DAY_MS, ge=60_000)
     dead_letter_retention_ms: int = Field(default=30 * DAY_MS, ge=60_000)
-    # A caught-up source partition with no message for this long is declared idle and no
-    # longer holds the merged watermark back (0: never).
+    # A caught-up source partition with no message for this long gets a watermark record
+    # (the group's watermark) written into it, so the merge does not wait for it (0: never).
     idle_after_s: float = Field(default=60.0, ge=0)
     batch_max: int = Field(default=10_000, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
