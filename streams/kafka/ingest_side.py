@@ -39,7 +39,7 @@ from signals.merge import (
 from streams.kafka.dead_letters import DeadLetters
 from streams.kafka.faust_topics import WorkerTopics
 from streams.kafka.settings import INGEST_TABLE, KafkaSettings
-from streams.kafka.snapshots import SNAPSHOT_LIMIT, Refusals, load_state, save_state
+from streams.kafka.snapshots import Refusals, load_state, save_state
 from streams.kafka.worker_metrics import Counters
 
 log = logging.getLogger("harmwatch.worker")
@@ -90,7 +90,7 @@ class IngestSide:
         self.last_message: dict[TP, float] = {}
         self.dead_letters = DeadLetters(topics.dead_letter)
         self.refusals = Refusals(INGEST_TABLE, counters.snapshots_refused)
-        self.snapshot_limit = SNAPSHOT_LIMIT
+        self.snapshot_limit = settings.snapshot_max_bytes
         # The group's watermark for a quiet source (the runtime's, from its area merges).
         self.group_of: GroupWatermark | None = None
         # Partitions whose frontier last moved by a watermark record, not by events.

@@ -29,13 +29,7 @@ from signals.records import Episode, SignalRow
 from signals.snapshots import KEEP_CLOSED_EPISODES
 from streams.kafka.options import WorkerOptions
 from streams.kafka.settings import MERGE_TABLE, KafkaSettings
-from streams.kafka.snapshots import (
-    SNAPSHOT_LIMIT,
-    Refusals,
-    StateTable,
-    load_state,
-    save_state,
-)
+from streams.kafka.snapshots import Refusals, StateTable, load_state, save_state
 
 log = logging.getLogger("harmwatch.worker")
 _encode = msgspec.json.Encoder().encode
@@ -53,7 +47,7 @@ class MergeSide:
         self.config = config
         self.keep_closed = keep_closed
         self.refusals = Refusals(MERGE_TABLE, {} if refused is None else refused)
-        self.snapshot_limit = SNAPSHOT_LIMIT
+        self.snapshot_limit = settings.snapshot_max_bytes
         self.settings = settings
         self.table = table
         self.opts = opts

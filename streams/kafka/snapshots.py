@@ -5,7 +5,8 @@ partition the state belongs to (``send_changelog``), not the one Faust would has
 to: ownership of state follows the partition of the topic it was read from. One record per
 key keeps a snapshot atomic.
 
-A snapshot too large for one record (:data:`SNAPSHOT_LIMIT`) is refused before it is sent:
+A snapshot too large for one record (``KafkaSettings.snapshot_max_bytes``, at most
+:data:`streams.kafka.settings.SNAPSHOT_LIMIT`) is refused before it is sent:
 the producer would reject it, which crashes Faust's producer task and the worker, and a
 restarted worker would rebuild the same state and crash again. The table keeps the last
 snapshot that fitted (the log still holds what came after it), so the worker keeps running
@@ -22,13 +23,10 @@ from typing import Any, Protocol
 import msgspec
 
 from signals.snapshots import snapshot_size
-from streams.kafka.settings import MAX_SNAPSHOT_BYTES
+from streams.kafka.settings import SNAPSHOT_LIMIT
 
 log = logging.getLogger("harmwatch.worker")
-# The record's key and the record batch around it must fit too (max.message.bytes limits
-# the batch); 64 KiB is far more than they take.
-SNAPSHOT_LIMIT = MAX_SNAPSHOT_BYTES - 64 * 1024
-# Above this a snapshot still fits (MAX_SNAPSHOT_BYTES), but it is time to add partitions.
+# Above this a snapshot still fits (SNAPSHOT_LIMIT), but it is time to add partitions.
 WARN_SNAPSHOT_BYTES = 4 * 1024 * 1024
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode

@@ -558,3 +558,37 @@ def test_worker_reloads_thresholds_and_audits_a_good_and_a_broken_file(
     assert metric_sum(w.metrics(), "harmwatch_signal_threshold", signal="report_volume",
                       severity="warn", policy_area="youth_safety") == 1400
     assert len(_audit(w)) == 3 and w.alive()
+
+
+def test_a_worker_whose_state_exceeds_the_snapshot_bound_keeps_running_and_counting(
+        env: Env, workers: list[Worker]) -> None:
+    """#9 item 8: with ``snapshot_max_bytes`` below what an area's state takes, every merge
+    snapshot is refused: counted on /metrics, logged without ids, and the worker neither
+    crashes nor stops counting (before the bound, an oversized record crashed the producer
+    and the worker, and every restart rebuilt the same state)."""
+    kafka_config = env.tmp / "kafka.yaml"
+    kafka_config.write_text("kafka:\n  snapshot_max_bytes: 2048\n  idle_after_s: 0\n")
+    assert env.run("topics", "create").returncode == 0
+    w = _start(workers, Worker(env, "bound", "--kafka-config", str(kafka_config)))
+    first = env.tmp / "first.jsonl"
+    first.write_bytes(_reports(range(200)))
+    env.produce(first, "--final-watermark")
+
+    def refused() -> float:
+        return metric_sum(w.metrics(), "harmwatch_snapshots_refused_total",
+                          table="merge-state")
+
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total",
+                                  outcome="counted") == 200, 120, "200 counted events")
+    before = wait_until(refused, 30, "a refused merge snapshot")
+    second = env.tmp / "second.jsonl"
+    second.write_bytes(_reports(range(300, 400)))  # after the first file's watermark
+    env.produce(second, "--final-watermark")
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total",
+                                  outcome="counted") == 300, 60, "300 counted events")
+    wait_until(lambda: refused() > before, 30, "more refused snapshots")
+    assert w.alive(), w.stderr[-3000:]
+    lines = [x for x in w.stderr.splitlines() if "previous snapshot stays in force" in x]
+    assert lines and all("over the 2048-byte record limit" in x for x in lines)
+    assert not any('"r' in x or "event_id" in x for x in lines)  # no ids in the log
+    assert "Traceback" not in w.stderr
