@@ -31,6 +31,7 @@ DIGEST: Final = "digest"
 # The annotation every generated alert carries: the digest of the config its rules were
 # generated from (the running process's digest is harmwatch_config_info{digest}).
 CONFIG_DIGEST_ANNOTATION: Final = "config_digest"
+TABLE: Final = "table"
 
 # Labels the generated alerts carry for Alertmanager's routes (deploy/alertmanager).
 TEAM: Final = "team"
@@ -55,6 +56,7 @@ ALERT_STATE_LABELS: Final = (POLICY_AREA, MARKET, SIGNAL, SEVERITY)
 EVENTS_LABELS: Final = (STREAM, POLICY_AREA, OUTCOME)
 INVALID_LABELS: Final = (STREAM, REASON)
 LAG_LABELS: Final = (TOPIC, PARTITION)
+SNAPSHOT_LABELS: Final = (TABLE,)
 
 # --- metric names ---------------------------------------------------------------------------
 
@@ -80,6 +82,9 @@ MERGE_LATE_PANES: Final = "harmwatch_merge_late_panes"
 MERGE_LATE_PANES_TOTAL: Final = f"{MERGE_LATE_PANES}_total"
 LOG_TRUNCATED: Final = "harmwatch_log_truncated_messages"
 LOG_TRUNCATED_TOTAL: Final = f"{LOG_TRUNCATED}_total"
+# By table (ingest-state, merge-state): snapshots over the record limit, not written.
+SNAPSHOTS_REFUSED: Final = "harmwatch_snapshots_refused"
+SNAPSHOTS_REFUSED_TOTAL: Final = f"{SNAPSHOTS_REFUSED}_total"
 
 # --- values with a meaning ------------------------------------------------------------------
 

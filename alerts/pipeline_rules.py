@@ -112,6 +112,21 @@ def _pipeline_rules(grafana: str) -> list[dict[str, Any]]:
                 "re-created topic, a broker that lost its tail): the signals undercount."),
         },
         {
+            # Nothing is lost yet, but the worker runs on from an older snapshot: a restart
+            # re-reads the log from there, and the state keeps growing until partitions are
+            # added.
+            "alert": "HarmwatchSnapshotRefused",
+            "expr": (f"sum by ({c.TABLE}) (increase({c.SNAPSHOTS_REFUSED_TOTAL}[15m])) > 0"),
+            "labels": _eng_labels("ticket"),
+            "annotations": _eng_annotations(
+                grafana, "snapshot-refused", "harmwatch state too large for a snapshot "
+                "({{ $labels.table }})",
+                "{{ $value | printf \"%.0f\" }} snapshots of the {{ $labels.table }} table "
+                "were over the Kafka record limit and not written; the worker runs on from "
+                "its last snapshot that fitted, so a restart re-reads more of the log. The "
+                "worker log names the largest part: add partitions."),
+        },
+        {
             "alert": "HarmwatchConsumerLagHigh",
             "expr": f"{lag} > {CONSUMER_LAG_TICKET}",
             "for": "5m",

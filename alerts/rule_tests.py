@@ -216,6 +216,16 @@ def pipeline_test_cases(grafana: str, digest: str) -> list[dict[str, Any]]:
                                    {c.TOPIC: "harmwatch.appeals"}, "7")]},
     ]})
 
+    # Three refused merge-state snapshots at 75s, as above: firing at that evaluation.
+    cases.append({"interval": "15s", "input_series": [
+        {"series": _series(c.SNAPSHOTS_REFUSED_TOTAL, {**base, c.TABLE: "merge-state"}),
+         "values": "0x4 3x10"}], "alert_rule_test": [
+        {"eval_time": "1m", "alertname": "HarmwatchSnapshotRefused", "exp_alerts": []},
+        {"eval_time": "1m15s", "alertname": "HarmwatchSnapshotRefused",
+         "exp_alerts": [_eng_alert(grafana, digest, "HarmwatchSnapshotRefused",
+                                   {c.TABLE: "merge-state"}, "3")]},
+    ]})
+
     # Two partitions of one topic, summed; pending from t=0, so firing exactly at `for`.
     for name, lag, for_s in (("HarmwatchConsumerLagHigh", 10_000, 300),
                              ("HarmwatchConsumerLagCritical", 60_000, 600)):

@@ -57,7 +57,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings_or_exit(args)
     opts = WorkerOptions(web_port=args.web_port, web_host=args.web_host,
                          signals_out=args.signals_out, episodes_out=args.episodes_out,
-                         loglevel=args.loglevel.upper())
+                         episodes_log=args.episodes_log, config_path=args.config,
+                         audit_log=args.audit_log, loglevel=args.loglevel.upper())
     return run_worker(config, settings, opts, give_up_after_s=args.give_up_after)
 
 
@@ -139,11 +140,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="seconds to wait for readiness on up (default 90)")
     kafka.set_defaults(func=_cmd_dev_kafka)
 
+    from signals.snapshots import KEEP_CLOSED_EPISODES
+    from streams.governance.audit_log import DEFAULT_AUDIT_LOG
+
     w = sub.add_parser(
         "worker", help="run a streaming worker (Kafka + Faust); several share the partitions",
         description="Consume the decisions, appeals and reports topics, dead-letter invalid "
                     "messages, keep window state in changelog-backed tables and serve "
-                    "/metrics. Start more workers with the same app id to share the load. "
+                    "/metrics. The thresholds file is reloaded when it changes (a file that "
+                    "does not validate is refused and the running config kept). Start more "
+                    "workers with the same app id to share the load. "
                     "Waits (with backoff) for the broker when it is not there yet.")
     _add_kafka_args(w)
     add_config_arg(w)
@@ -158,10 +164,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="append every closed window's signal rows here (as backtest "
                         "--signals-out; at-least-once: a restart may repeat a row)")
     w.add_argument("--episodes-out", type=Path, metavar="FILE.jsonl",
-                   help="keep the alert episodes of this worker's areas here (rewritten)")
+                   help="keep the alert episodes of this worker's areas here (rewritten: "
+                        "the open ones and the newest closed ones, as /episodes)")
+    w.add_argument("--episodes-log", type=Path, metavar="FILE.jsonl",
+                   help="append every alert episode here once when it closes: the full "
+                        "history (--episodes-out and /episodes keep the newest "
+                        f"{KEEP_CLOSED_EPISODES} closed ones per area); at-least-once")
+    w.add_argument("--audit-log", type=Path, default=DEFAULT_AUDIT_LOG, metavar="FILE",
+                   help="append one JSON line per config accepted (at start and at each hot "
+                        "reload of --config) or refused (default "
+                        f"{DEFAULT_AUDIT_LOG}, under the working directory)")
     w.add_argument("--idle-after", type=float, metavar="SECONDS",
-                   help="declare a caught-up partition idle after this long without a "
-                        "message (0: never; default from config, 60)")
+                   help="after this long without a message, write a watermark record into a "
+                        "caught-up source partition so the merge does not wait for it "
+                        "(0: never; default from config, 60)")
     w.add_argument("--give-up-after", type=float, metavar="SECONDS",
                    help="stop waiting for an unreachable broker after this long "
                         "(default: wait forever)")

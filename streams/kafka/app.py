@@ -38,6 +38,7 @@ from streams.kafka.settings import MAX_SNAPSHOT_BYTES, KafkaSettings
 from streams.kafka.snapshots import StateTable
 
 log = logging.getLogger("harmwatch.worker")
+RELOAD_EVERY_S = 1.0  # how often the thresholds file's mtime is checked, as harmwatch run
 _encode = msgspec.json.Encoder().encode
 
 AppFactory = Callable[[Config, KafkaSettings, WorkerOptions], tuple[faust.App, Runtime]]
@@ -94,6 +95,15 @@ def build_app(config: Config, settings: KafkaSettings,
             raise
         except Exception as exc:  # e.g. no assignment while the broker is away: next tick
             log.warning("idle check skipped: %r", exc)
+
+    @app.timer(interval=RELOAD_EVERY_S)  # type: ignore[untyped-decorator]
+    async def reload() -> None:
+        try:
+            runtime.reload.poll()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the running config stays; try again next tick
+            log.error("config reload failed, keeping the running config: %r", exc)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

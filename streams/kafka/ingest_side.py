@@ -5,6 +5,13 @@ batch of its records is fed in offset order; invalid messages are dead-lettered;
 control messages (header ``harmwatch-watermark``) advance it. After a batch the closed
 panes are published on the panes topic (partition :func:`signals.merge.pane_partition` of
 the area) and *delivered*; a snapshot says what was announced only after that.
+
+Future dates are judged against each record's Kafka timestamp (:meth:`SourcePartition.feed_sent`),
+not this worker's clock, so a re-read after a crash or by a new owner decides the same.
+
+A caught-up partition quiet for ``idle_after_s`` gets a watermark record written into its
+own log (the group's watermark, see docs/streaming.md "Idle partitions"): reading it back
+closes its open panes, so the merge never waits for it and never skips it.
 """
 
 from __future__ import annotations
@@ -12,19 +19,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 import faust
+from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
 from signals.admission import MAX_FUTURE_S
 from signals.config import Config
-from signals.merge import WATERMARK_HEADER, SourcePartition, encode, pane_partition, source_id
+from signals.merge import (
+    WATERMARK_HEADER,
+    SourcePartition,
+    encode,
+    pane_partition,
+    source_id,
+    watermark_headers,
+)
 from streams.kafka.dead_letters import DeadLetters
 from streams.kafka.faust_topics import WorkerTopics
-from streams.kafka.settings import KafkaSettings
-from streams.kafka.snapshots import load_state, save_state
+from streams.kafka.settings import INGEST_TABLE, KafkaSettings
+from streams.kafka.snapshots import Refusals, load_state, save_state
 from streams.kafka.worker_metrics import Counters
 
 log = logging.getLogger("harmwatch.worker")
@@ -48,6 +63,16 @@ def _header(headers: Any, name: str) -> bytes | None:
     return None
 
 
+def sent_at(msg: Any) -> float:
+    """A record's Kafka timestamp in seconds: aiokafka gives milliseconds, a Faust message
+    (the benchmark's agent baselines) seconds."""
+    ts = msg.timestamp
+    return ts / 1000.0 if isinstance(msg, ConsumerRecord) else float(ts)
+
+
+GroupWatermark = Callable[[str], float | None]
+
+
 class IngestSide:
     """The source partitions, as a :class:`streams.kafka.reader.Owner`."""
 
@@ -64,6 +89,12 @@ class IngestSide:
         self.parts: dict[TP, SourcePartition] = {}
         self.last_message: dict[TP, float] = {}
         self.dead_letters = DeadLetters(topics.dead_letter)
+        self.refusals = Refusals(INGEST_TABLE, counters.snapshots_refused)
+        self.snapshot_limit = settings.snapshot_max_bytes
+        # The group's watermark for a quiet source (the runtime's, from its area merges).
+        self.group_of: GroupWatermark | None = None
+        # Partitions whose frontier last moved by a watermark record, not by events.
+        self.marked: set[TP] = set()
         # Batches, snapshots and the idle check take turns.
         self.lock = asyncio.Lock()
         self.consumer: SourceConsumer | None = None  # set when a reader is attached
@@ -91,14 +122,16 @@ class IngestSide:
         await self.publish(parts.values())
         await self.dead_letters.delivered()
         for tp, part in parts.items():
-            save_state(self.declared.ingest_table, part.source, tp.partition,
-                       part.to_state(with_ids=with_ids))
+            self.refusals.note(part.source, save_state(
+                self.declared.ingest_table, part.source, tp.partition,
+                part.to_state(with_ids=with_ids), self.snapshot_limit))
 
     def forget(self, revoked: Iterable[TP]) -> None:
         """Partitions moved away: drop their in-memory state (the table has it)."""
         for tp in revoked:
             self.parts.pop(tp, None)
             self.last_message.pop(tp, None)
+            self.marked.discard(tp)
 
     # --- ingest ---------------------------------------------------------------------------
 
@@ -119,7 +152,9 @@ class IngestSide:
             await self._feed(tp, part, run)
             run = []
             try:
-                part.advance(msg.offset, float(mark))
+                before = part.ingest.closed_until
+                if part.advance(msg.offset, float(mark)) and part.ingest.closed_until > before:
+                    self.marked.add(tp)
             except ValueError:
                 part.skip(msg.offset)
         await self._feed(tp, part, run)
@@ -143,8 +178,9 @@ class IngestSide:
     async def _feed(self, tp: TP, part: SourcePartition, run: list[Any]) -> None:
         if not run:
             return
-        rejected = part.feed_batch(((m.offset, m.value or b"") for m in run),
-                                   self.counters.events, time.time())
+        self.marked.discard(tp)
+        rejected = part.feed_sent(((m.offset, m.value or b"", sent_at(m)) for m in run),
+                                  self.counters.events)
         if not rejected:
             return
         stream = self.stream_of.get(tp.topic, "unknown")
@@ -189,6 +225,7 @@ class IngestSide:
     async def _idle_check(self, consumer: SourceConsumer, after: float) -> None:
         now = time.monotonic()
         quiet = []
+        marks: list[tuple[TP, float]] = []
         for tp in list(consumer.assignment()):
             if tp.topic not in self.stream_of:
                 continue
@@ -201,8 +238,25 @@ class IngestSide:
                 continue  # not caught up: not idle, just slow
             self.last_message[tp] = now - after / 2  # repeat at half the idle time
             quiet.append(part)
+            group = self.group_of(part.source) if self.group_of is not None else None
+            mark = part.idle_watermark(group)
+            if mark is not None:
+                marks.append((tp, mark))
         if quiet:
             await self.publish(quiet, idle=True)
+        if marks:
+            await self.write_watermarks(marks)
+
+    async def write_watermarks(self, marks: Sequence[tuple[TP, float]]) -> None:
+        """A watermark record into each quiet partition's own log (as ``produce
+        --final-watermark`` writes them); it takes effect when read back, at its offset."""
+        producer = self.app.producer
+        futures = [await producer.send(tp.topic, None, b"", tp.partition, None,
+                                       watermark_headers(mark)) for tp, mark in marks]
+        await asyncio.gather(*futures)
+        for tp, mark in marks:
+            log.info("source %s:%d quiet and caught up: watermark record %.0f written",
+                     tp.topic, tp.partition, mark)
 
     def lags(self) -> Iterator[tuple[str, int, int]]:
         """(topic, partition, messages not yet processed) per assigned source partition."""

@@ -3,6 +3,12 @@
 Each policy area has an :class:`signals.merge.AreaMerge`; an area's pane messages are on
 panes partition :func:`signals.merge.pane_partition` of the area, so the owner of that
 partition restores exactly those areas' snapshots.
+
+An area keeps its open alert episodes and its newest ``keep_closed`` closed ones (what
+``/episodes`` and ``--episodes-out`` show); every episode is appended to
+``--episodes-log`` once when it closes (:meth:`AreaMerge.take_closed`), so the full history
+stays available. After a crash, episodes that closed after the last snapshot are appended
+again (at least once, as rows are).
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from faust.types import TP
 from signals.config import Config
 from signals.merge import AreaMerge, decode, pane_partition
 from signals.records import Episode, SignalRow
+from signals.snapshots import KEEP_CLOSED_EPISODES
 from streams.kafka.options import WorkerOptions
-from streams.kafka.settings import KafkaSettings
-from streams.kafka.snapshots import StateTable, load_state, save_state
+from streams.kafka.settings import MERGE_TABLE, KafkaSettings
+from streams.kafka.snapshots import Refusals, StateTable, load_state, save_state
 
 log = logging.getLogger("harmwatch.worker")
 _encode = msgspec.json.Encoder().encode
@@ -34,8 +41,13 @@ class MergeSide:
     name = "panes"
 
     def __init__(self, config: Config, settings: KafkaSettings, table: StateTable,
-                 opts: WorkerOptions, on_closed: Callable[[], None]) -> None:
+                 opts: WorkerOptions, on_closed: Callable[[], None],
+                 refused: dict[str, int] | None = None,
+                 keep_closed: int = KEEP_CLOSED_EPISODES) -> None:
         self.config = config
+        self.keep_closed = keep_closed
+        self.refusals = Refusals(MERGE_TABLE, {} if refused is None else refused)
+        self.snapshot_limit = settings.snapshot_max_bytes
         self.settings = settings
         self.table = table
         self.opts = opts
@@ -49,6 +61,9 @@ class MergeSide:
         self._signals: IO[bytes] | None = None
         if opts.signals_out is not None:
             self._signals = opts.signals_out.open("ab")
+        self._episode_log: IO[bytes] | None = None
+        if opts.episodes_log is not None:
+            self._episode_log = opts.episodes_log.open("ab")
 
     # --- state ----------------------------------------------------------------------------
 
@@ -56,7 +71,7 @@ class MergeSide:
         have = self.merges.get(area)
         if have is not None:
             return have[0]
-        merge = AreaMerge(self.config, area, self.sources)
+        merge = AreaMerge(self.config, area, self.sources, self.keep_closed)
         saved = load_state(self.table, area)
         if saved is not None:
             merge.restore(saved)
@@ -68,7 +83,15 @@ class MergeSide:
     def save_merges(self, partitions: set[int]) -> None:
         for area, (merge, partition) in self.merges.items():
             if partition in partitions:
-                save_state(self.table, area, partition, merge.to_state())
+                self.refusals.note(area, save_state(self.table, area, partition,
+                                                    merge.to_state(), self.snapshot_limit))
+
+    def reconfigure(self, config: Config) -> None:
+        """New thresholds for every area this worker merges, and for areas it takes over
+        later (a reload never changes the pane or the taxonomy: ConfigWatcher refuses)."""
+        self.config = config
+        for merge, _ in self.merges.values():
+            merge.evaluator.reconfigure(config)
 
     def forget(self, revoked: Iterable[TP]) -> None:
         gone = {tp.partition for tp in revoked if tp.topic == self.settings.panes_topic}
@@ -98,14 +121,19 @@ class MergeSide:
     def close_merged(self, areas: Iterable[str]) -> None:
         """Close what the merged frontiers allow; write rows, episodes and metrics."""
         rows: list[SignalRow] = []
+        closed: list[Episode] = []
         for area in areas:
             merge = self.merges[area][0]
             merge.advance()
             rows.extend(merge.evaluator.drain_rows())
             merge.evaluator.drain_transitions()
+            closed.extend(merge.take_closed())
         if rows and self._signals is not None:
             self._signals.write(b"".join(_encode(r) + b"\n" for r in rows))
             self._signals.flush()
+        if closed and self._episode_log is not None:
+            self._episode_log.write(b"".join(_encode(e) + b"\n" for e in closed))
+            self._episode_log.flush()
         self.late_panes = sum(m.late_panes for m, _ in self.merges.values())
         self.on_closed()
         if self.opts.episodes_out is not None:

@@ -15,4 +15,7 @@ class WorkerOptions:
     web_host: str = "127.0.0.1"
     signals_out: Path | None = None
     episodes_out: Path | None = None
+    episodes_log: Path | None = None  # every episode appended once when it closes
+    config_path: Path | None = None  # the thresholds file to watch for hot reloads
+    audit_log: Path | None = None  # accepted and refused configs (streams.governance)
     loglevel: str = "WARNING"

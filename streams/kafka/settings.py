@@ -21,6 +21,13 @@ from streams import paths
 
 REPO_CONFIG = paths.CONFIG_DIR
 DAY_MS = 24 * 3600 * 1000
+# A partition's snapshot is one record (so it is atomic). Its size grows with the events of
+# its open panes (about 2 bytes each, decision latencies mostly): ~0.9 MB per partition at
+# 50k events/s over 18 source partitions, so records may exceed Kafka's 1 MB default.
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
+# The largest snapshot written: the record's key and the record batch around it must fit
+# too (max.message.bytes limits the batch); 64 KiB is far more than they take.
+SNAPSHOT_LIMIT = MAX_SNAPSHOT_BYTES - 64 * 1024
 
 
 class KafkaSettings(BaseModel):
@@ -38,9 +45,13 @@ class KafkaSettings(BaseModel):
     replication: int = Field(default=1, ge=1)
     retention_ms: int = Field(default=7 * DAY_MS, ge=60_000)
     dead_letter_retention_ms: int = Field(default=30 * DAY_MS, ge=60_000)
-    # A caught-up source partition with no message for this long is declared idle and no
-    # longer holds the merged watermark back (0: never).
+    # A caught-up source partition with no message for this long gets a watermark record
+    # (the group's watermark) written into it, so the merge does not wait for it (0: never).
     idle_after_s: float = Field(default=60.0, ge=0)
+    # A snapshot (one record) over this many bytes is not written; the previous one stays
+    # (streams.kafka.snapshots). Lower it when the broker caps max.message.bytes below the
+    # 16 MiB the changelog topics ask for.
+    snapshot_max_bytes: int = Field(default=SNAPSHOT_LIMIT, ge=1024, le=SNAPSHOT_LIMIT)
     batch_max: int = Field(default=10_000, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
 
@@ -83,10 +94,6 @@ class KafkaSettings(BaseModel):
 
 INGEST_TABLE = "ingest-state"
 MERGE_TABLE = "merge-state"
-# A partition's snapshot is one record (so it is atomic). Its size grows with the events of
-# its open panes (about 2 bytes each, decision latencies mostly): ~0.9 MB per partition at
-# 50k events/s over 18 source partitions, so records may exceed Kafka's 1 MB default.
-MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
 
 ENV = {
     "HARMWATCH_BROKER": "broker",

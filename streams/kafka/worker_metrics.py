@@ -21,6 +21,8 @@ class Counters:
 
     events: Tally = field(default_factory=dict)
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Table name -> snapshots refused as too large (streams.kafka.snapshots.Refusals).
+    snapshots_refused: dict[str, int] = field(default_factory=dict)
 
 
 class WorkerView(Protocol):
@@ -32,6 +34,8 @@ class WorkerView(Protocol):
     def lags(self) -> Iterator[tuple[str, int, int]]: ...
 
     def truncated(self) -> Iterator[tuple[str, int, int]]: ...
+
+    def snapshots_refused(self) -> Iterator[tuple[str, int]]: ...
 
 
 def worker_snapshot(parts: Iterable[SourcePartition], merges: Iterable[AreaMerge]) -> Snapshot:
@@ -71,6 +75,14 @@ class WorkerCollector(HarmwatchCollector):
         for topic, partition, n in worker.truncated():
             lost.add_metric([topic, str(partition)], n)
         yield lost
+        refused = CounterMetricFamily(names.SNAPSHOTS_REFUSED,
+                                      "Snapshots not written because they exceed the record "
+                                      "limit; the previous one stays in force, so a restart "
+                                      "re-reads more of the log",
+                                      labels=list(names.SNAPSHOT_LABELS))
+        for table, n in worker.snapshots_refused():
+            refused.add_metric([table], n)
+        yield refused
         yield CounterMetricFamily(names.MERGE_LATE_PANES,
                                   "Partial panes that reached the merge after it had closed "
                                   "them (a partition resumed after being declared idle)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+from alerts import conventions as c
 from tests.alerting.alerting_stack import (
     DASHBOARDS,
     HARMWATCH,
@@ -17,9 +18,8 @@ from tests.alerting.alerting_stack import (
 )
 from tests.support import free_port
 
-# Exported by the Kafka worker only (streams/kafka/worker_metrics.py; the integration tests
-# read them off a real worker).
-NOT_EMBEDDED = {"harmwatch_consumer_lag", "harmwatch_log_truncated_messages_total"}
+# Exported by the Kafka worker only (streams/kafka/worker_metrics.py).
+NOT_EMBEDDED = {c.CONSUMER_LAG, c.LOG_TRUNCATED_TOTAL, c.SNAPSHOTS_REFUSED_TOTAL}
 
 
 def test_promtool_check_metrics_on_a_running_exporter(procs: Processes) -> None:

@@ -10,16 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.dev.kafka_broker import LocalKafka, free_port
-
-
-def _two_free_ports() -> tuple[int, int]:
-    """Client and controller ports; asked one after the other, they could coincide."""
-    port = free_port()
-    controller_port = free_port()
-    while controller_port == port:
-        controller_port = free_port()
-    return port, controller_port
+from streams.dev.kafka_broker import LocalKafka
+from tests.support import free_ports
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +21,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
     No skip when it cannot start: LocalKafka.start raises with the broker log's tail,
     and every test that needs the broker fails with that message.
     """
-    port, controller_port = _two_free_ports()
+    port, controller_port = free_ports(2)  # client and controller, distinct
     broker = LocalKafka(
         tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port
     )

@@ -24,13 +24,12 @@ from aiokafka.admin import NewTopic as AIONewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from streams.dev.kafka_broker import KAFKA_VERSION, LocalKafka, free_port
+from streams.dev.kafka_broker import KAFKA_VERSION, LocalKafka
 from streams.kafka.broker_check import broker_answers, broker_reachable
-from tests.streaming.kafka_harness import wait_until
+from tests.support import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _topic(prefix: str) -> str:

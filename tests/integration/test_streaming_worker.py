@@ -9,6 +9,8 @@ not just close.
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -20,9 +22,10 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from signals.events import Rejected, decode_event
+from streams.backtest.partitioned import partition_of
 from streams.backtest.replay import run_backtest
 from streams.config_files import load_config
-from streams.dev.kafka_broker import LocalKafka, free_port
+from streams.dev.kafka_broker import LocalKafka
 from tests.streaming.kafka_harness import (
     Env,
     MetricNotExposed,
@@ -35,6 +38,7 @@ from tests.streaming.kafka_harness import (
     sorted_episodes,
     wait_until,
 )
+from tests.support import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -428,3 +432,163 @@ def test_worker_without_broker_prints_one_line_per_retry(env: Env, tmp_path: Pat
                f"not reachable; retrying in {x.rsplit(' ', 1)[1]}"]
     assert [x.rsplit(" ", 1)[1] for x in retries] == ["1s", "2s"]  # backoff doubles
     assert lines[-1].endswith("giving up") and len(lines) == 3, lines
+
+
+def _quiet_split(events: Path, tmp: Path, partitions: int) -> tuple[Path, Path, Path, float]:
+    """The file cut at 20 minutes into A and B, with one reports partition silent from
+    minute 5 to the cut (its events there removed from both): that partition is quiet for
+    the rest of A while the others flow. Returns A, B, A + B and the start."""
+    lines = [x for x in events.read_bytes().splitlines() if x.strip()]
+    valid = [e for x in lines if not isinstance(e := decode_event(x), Rejected)]
+    start = min(e.occurred_at.timestamp() for e in valid)
+    start -= start % 60
+    reports = [e for e in valid if type(e).__name__ == "Report"]
+    quiet = partition_of(reports[0].event_id.encode(), partitions)
+    first: list[bytes] = []
+    second: list[bytes] = []
+    for raw in lines:
+        event = decode_event(raw)
+        if isinstance(event, Rejected):
+            first.append(raw)
+            continue
+        at = event.occurred_at.timestamp() - start
+        if at >= 20 * 60:
+            second.append(raw)
+        elif not (at >= 5 * 60 and type(event).__name__ == "Report"
+                  and partition_of(event.event_id.encode(), partitions) == quiet):
+            first.append(raw)
+    paths = tmp / "a.jsonl", tmp / "b.jsonl", tmp / "ab.jsonl"
+    paths[0].write_bytes(b"\n".join(first) + b"\n")
+    paths[1].write_bytes(b"\n".join(second) + b"\n")
+    paths[2].write_bytes(b"\n".join(first + second) + b"\n")
+    return *paths, start
+
+
+def test_a_quiet_partition_does_not_stall_the_merge_and_loses_nothing(
+        env: Env, events_file: Path, workers: list[Worker]) -> None:
+    """One reports partition has no message for 15 minutes of event time (far longer than
+    the 2 s idle timeout at the producer's speed) while the others flow. The worker writes
+    watermark records into it, so the windows after minute 5 close before any more input
+    comes (without them the merge waits at that partition's frontier); and after the rest
+    of the file, its rows equal ``backtest --partitions`` of the same input."""
+    a, b, whole, start = _quiet_split(events_file, env.tmp, env.partitions)
+    signals = env.tmp / "backtest-partitioned.jsonl"
+    done = env.run("backtest", "--events", str(whole), "--partitions", str(env.partitions),
+                   "--format", "jsonl", "--signals-out", str(signals))
+    assert done.returncode == 0, done.stderr
+    expected = dedupe_rows(read_jsonl(signals))
+    assert env.run("topics", "create").returncode == 0
+    w = _start(workers, Worker(env, "idle", "--idle-after", "2"))
+    env.produce(a)
+
+    # Every window ending by minute 17 (the cut, less lateness and a margin) must close
+    # while no more input comes.
+    cut = dt.datetime.fromtimestamp(start + 17 * 60, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    early = {k: r for k, r in expected.items() if r["window_end"] <= cut}
+    assert len(early) > 500
+
+    def closed_early() -> dict[tuple[Any, ...], dict[str, Any]] | None:
+        assert w.alive(), w.stderr[-3000:]
+        got = {k: r for k, r in _all_rows([w]).items() if k in early}
+        return got if len(got) == len(early) else None
+
+    assert wait_until(closed_early, 120, f"the {len(early)} windows up to {cut}") == early
+    assert "watermark record" in w.stderr
+
+    env.produce(b, "--final-watermark")
+    got = _wait_rows([w], expected, timeout=180)
+    assert got == expected
+    metrics = w.metrics()
+    assert metric_sum(metrics, "harmwatch_merge_late_panes_total") == 0
+    lines = [x for x in whole.read_bytes().splitlines() if x.strip()]
+    valid_ids = {e.event_id for x in lines if not isinstance(e := decode_event(x), Rejected)}
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == len(valid_ids)
+
+
+def _audit(w: Worker) -> list[dict[str, Any]]:
+    return read_jsonl(w.audit_log)
+
+
+def test_worker_reloads_thresholds_and_audits_a_good_and_a_broken_file(
+        env: Env, workers: list[Worker]) -> None:
+    """#11 item 3: the running worker takes a changed level, refuses a broken file (the
+    last good config stays) and logs one audit line for each; it keeps counting."""
+    conf = env.tmp / "config"
+    conf.mkdir()
+    for name in ("thresholds.yaml", "policy_areas.yaml", "controls.yaml"):
+        shutil.copy(REPO / "config" / name, conf / name)
+    thresholds = conf / "thresholds.yaml"
+    text = thresholds.read_text()
+    assert text.count("    warn: 1500\n") == 1  # report_volume's default warn level
+    assert env.run("topics", "create").returncode == 0
+    w = _start(workers, Worker(env, "reload", "--config", str(thresholds)))
+    start = wait_until(lambda: _audit(w), 90, "the audit line of the config at start")
+    assert [r["trigger"] for r in start] == ["start"] and start[0]["event"] == "accepted"
+    first = start[0]["digest"]
+
+    thresholds.write_text(text.replace("    warn: 1500\n", "    warn: 1400\n"))
+    lines = wait_until(lambda: len(a := _audit(w)) >= 2 and a, 30, "the reload's audit line")
+    reload = lines[1]
+    assert (reload["event"], reload["trigger"], reload["previous_digest"]) == (
+        "accepted", "reload", first)
+    assert {c["old"] for c in reload["changes"]} == {1500.0}
+    assert {c["new"] for c in reload["changes"]} == {1400.0}
+    assert all(c["field"].endswith("report_volume.warn") for c in reload["changes"])
+
+    def threshold_shown() -> bool:
+        return metric_sum(w.metrics(), "harmwatch_signal_threshold", signal="report_volume",
+                          severity="warn", policy_area="youth_safety") == 1400
+
+    wait_until(threshold_shown, 30, "/metrics showing the new level")
+
+    time.sleep(1.1)  # a new mtime on filesystems with one-second resolution
+    thresholds.write_text(text.replace("    warn: 1500\n", "    warn: lots\n"))
+    lines = wait_until(lambda: len(a := _audit(w)) >= 3 and a, 30, "the refusal's audit line")
+    refused = lines[2]
+    assert refused["event"] == "refused" and refused["in_force"] == reload["digest"]
+    assert "thresholds.yaml" in refused["reason"] and "warn" in refused["reason"]
+    assert "config refused" in w.stderr
+    assert w.alive(), w.stderr[-3000:]
+
+    events = env.tmp / "reports.jsonl"
+    events.write_bytes(_reports(range(50)))
+    env.produce(events)
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total",
+                                  outcome="counted") == 50, 60, "50 counted events")
+    assert metric_sum(w.metrics(), "harmwatch_signal_threshold", signal="report_volume",
+                      severity="warn", policy_area="youth_safety") == 1400
+    assert len(_audit(w)) == 3 and w.alive()
+
+
+def test_a_worker_whose_state_exceeds_the_snapshot_bound_keeps_running_and_counting(
+        env: Env, workers: list[Worker]) -> None:
+    """#9 item 8: with ``snapshot_max_bytes`` below what an area's state takes, every merge
+    snapshot is refused: counted on /metrics, logged without ids, and the worker neither
+    crashes nor stops counting (before the bound, an oversized record crashed the producer
+    and the worker, and every restart rebuilt the same state)."""
+    kafka_config = env.tmp / "kafka.yaml"
+    kafka_config.write_text("kafka:\n  snapshot_max_bytes: 2048\n  idle_after_s: 0\n")
+    assert env.run("topics", "create").returncode == 0
+    w = _start(workers, Worker(env, "bound", "--kafka-config", str(kafka_config)))
+    first = env.tmp / "first.jsonl"
+    first.write_bytes(_reports(range(200)))
+    env.produce(first, "--final-watermark")
+
+    def refused() -> float:
+        return metric_sum(w.metrics(), "harmwatch_snapshots_refused_total",
+                          table="merge-state")
+
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total",
+                                  outcome="counted") == 200, 120, "200 counted events")
+    before = wait_until(refused, 30, "a refused merge snapshot")
+    second = env.tmp / "second.jsonl"
+    second.write_bytes(_reports(range(300, 400)))  # after the first file's watermark
+    env.produce(second, "--final-watermark")
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total",
+                                  outcome="counted") == 300, 60, "300 counted events")
+    wait_until(lambda: refused() > before, 30, "more refused snapshots")
+    assert w.alive(), w.stderr[-3000:]
+    lines = [x for x in w.stderr.splitlines() if "previous snapshot stays in force" in x]
+    assert lines and all("over the 2048-byte record limit" in x for x in lines)
+    assert not any('"r' in x or "event_id" in x for x in lines)  # no ids in the log
+    assert "Traceback" not in w.stderr

@@ -6,19 +6,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
-from streams.dev.kafka_broker import free_port
+from tests import support
+from tests.support import HARMWATCH, REPO, free_port
 
 T = TypeVar("T")
-REPO = Path(__file__).resolve().parents[2]
-HARMWATCH = [sys.executable, "-m", "streams.cli"]
 WORKER = [*HARMWATCH, "worker"]
 # Worker logs go to a file per worker in the test's tmp dir; info level explains a failure.
 LOGLEVEL = os.environ.get("HARMWATCH_TEST_WORKER_LOGLEVEL", "info")
@@ -31,24 +28,11 @@ class MetricNotExposed(AssertionError):
 
 def wait_until(check: Callable[[], T | Literal[False] | None], timeout: float, what: str,
                interval: float = 0.5) -> T:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` on timeout.
-
-    A metric not exposed *yet* is a reason to keep polling, and the last such error is
-    reported on timeout: a misspelt name then fails the test instead of reading as 0.
-    """
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            got = check()
-        except MetricNotExposed as exc:
-            last = exc
-        else:
-            if got:
-                return got
-            last = got
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    """:func:`tests.support.wait_until`, where a metric not exposed *yet* is a reason to
+    keep polling and is reported on timeout: a misspelt name then fails the test instead
+    of reading as 0."""
+    return cast(T, support.wait_until(check, timeout, what, interval=interval,
+                                      tolerate=(MetricNotExposed,)))
 
 
 class Env:
@@ -96,6 +80,8 @@ class Worker:
         self.port = free_port()
         self.signals = env.tmp / f"{name}-signals.jsonl"
         self.episodes = env.tmp / f"{name}-episodes.jsonl"
+        self.episodes_log = env.tmp / f"{name}-episodes-log.jsonl"
+        self.audit_log = env.tmp / f"{name}-audit.jsonl"  # never the checkout's var/audit
         self.stderr_path = env.tmp / f"{name}.err"
         self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
@@ -105,10 +91,16 @@ class Worker:
         self.proc = subprocess.Popen(
             [*self.command, "--web-port", str(self.port), "--loglevel", LOGLEVEL,
              "--signals-out", str(self.signals), "--episodes-out", str(self.episodes),
-             *self.extra],
+             *self._worker_only(), *self.extra],
             cwd=REPO, env=self.env.env, stdout=err, stderr=err)
         err.close()
         return self
+
+    def _worker_only(self) -> list[str]:
+        """Flags the benchmark's Faust-agent baselines do not take."""
+        if self.command != WORKER:
+            return []
+        return ["--audit-log", str(self.audit_log), "--episodes-log", str(self.episodes_log)]
 
     @property
     def stderr(self) -> str:
