@@ -30,7 +30,8 @@ _ELEVATED_REPORTERS: Final = frozenset({"regulator", "trusted_flagger"})
 class Counts:
     """Counters for one key and pane. Slots and plain ints: this is the per-event hot path."""
 
-    __slots__ = (*FIELDS, "latencies", "latency_total")
+    __slots__ = (*FIELDS, "automated", "latencies", "latency_total", "overflow", "owners",
+                 "tags")
 
     def __init__(self) -> None:
         self.reports = 0
@@ -48,6 +49,12 @@ class Counts:
         # values that can decide its percentile, out of ``latency_total`` (see
         # signals.definitions.percentile_tail).
         self.latency_total = -1
+        # Filled only when the emergent-threat detectors are on (signals.threats), and only
+        # in the area-wide key: stream -> tag -> count, measure -> advertiser -> count.
+        self.tags: dict[str, dict[str, int]] | None = None
+        self.owners: dict[str, dict[str, int]] | None = None
+        self.automated = 0
+        self.overflow = 0  # tags or advertisers a full pane could not keep
 
     def add_event(self, event: Event) -> None:
         if type(event) is Report:
@@ -80,6 +87,50 @@ class Counts:
                 if event.outcome == "overturned":
                     self.appeals_overturned += 1
 
+    def add_threats(self, event: Event, cap: int) -> None:
+        """Tags, advertisers and automated decisions of one event, at most ``cap`` distinct
+        keys per dict: a pane's memory stays bounded however many distinct tags flow by."""
+        if type(event) is Report:
+            stream, measure = "report", "reports"
+        elif type(event) is Decision:
+            stream = "decision"
+            measure = "violations" if event.verdict == "violating" else ""
+            if event.detection == "automated":
+                self.automated += 1
+        else:
+            stream = "appeal"
+            measure = "appeals" if type(event) is Appeal and event.stage == "filed" else ""
+        if event.tags:
+            tags = self.tags
+            if tags is None:
+                tags = self.tags = {}
+            per = tags.get(stream)
+            if per is None:
+                per = tags[stream] = {}
+            for tag in event.tags:
+                have = per.get(tag)
+                if have is not None:
+                    per[tag] = have + 1
+                elif len(per) < cap:
+                    per[tag] = 1
+                else:
+                    self.overflow += 1
+        advertiser = event.advertiser_id
+        if advertiser is not None and measure:
+            owners = self.owners
+            if owners is None:
+                owners = self.owners = {}
+            seen = owners.get(measure)
+            if seen is None:
+                seen = owners[measure] = {}
+            have = seen.get(advertiser)
+            if have is not None:
+                seen[advertiser] = have + 1
+            elif len(seen) < cap:
+                seen[advertiser] = 1
+            else:
+                self.overflow += 1
+
     def merge(self, other: Counts, latencies: bool = True) -> None:
         """Add ``other`` in. ``latencies=False`` skips the one list, for windows whose
         signals need no percentile (copying it was most of a window's cost)."""
@@ -107,6 +158,15 @@ class Counts:
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {name: getattr(self, name) for name in FIELDS}
         out["latencies"] = list(self.latencies)
+        # Present only when collected, so the dict form is unchanged with the detectors off.
+        if self.tags is not None:
+            out["tags"] = self.tags
+        if self.owners is not None:
+            out["owners"] = self.owners
+        if self.automated:
+            out["automated"] = self.automated
+        if self.overflow:
+            out["overflow"] = self.overflow
         return out
 
     @classmethod
@@ -118,6 +178,11 @@ class Counts:
         latencies = data.get("latencies", [])
         if isinstance(latencies, list):
             counts.latencies = [float(x) for x in latencies]
+        counts.tags = _nested(data.get("tags"))
+        counts.owners = _nested(data.get("owners"))
+        automated, overflow = data.get("automated", 0), data.get("overflow", 0)
+        counts.automated = automated if isinstance(automated, int) else 0
+        counts.overflow = overflow if isinstance(overflow, int) else 0
         return counts
 
     def __eq__(self, other: object) -> bool:
@@ -128,3 +193,10 @@ class Counts:
     def __repr__(self) -> str:
         nonzero = {k: v for k, v in self.to_dict().items() if v}
         return f"Counts({nonzero})"
+
+
+def _nested(value: object) -> dict[str, dict[str, int]] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(k): {str(t): int(n) for t, n in v.items()}
+            for k, v in value.items() if isinstance(v, dict)}

@@ -41,8 +41,12 @@ class Ingest:
     """
 
     def __init__(self, config: Config,
-                 on_close: Callable[[int, Bucket, int], None] | None = None) -> None:
+                 on_close: Callable[[int, Bucket, int], None] | None = None,
+                 threat_cap: int = 0) -> None:
+        """``threat_cap`` > 0 also collects tags and advertisers per pane, at most that
+        many distinct of each per area and pane (see :mod:`signals.threats`)."""
         self.pane = config.pane_s
+        self.threat_cap = threat_cap
         self.lateness = config.engine.allowed_lateness_s
         self._max_ids = config.engine.dedupe_max_ids
         self._markets = frozenset(config.engine.markets)
@@ -102,6 +106,7 @@ class Ingest:
         other = self._other
         markets = self._markets
         max_ids = self._max_ids
+        threat_cap = self.threat_cap
         closed_until = self._closed_until
         max_ts = self._max_ts
         trigger = self._trigger
@@ -145,6 +150,8 @@ class Ingest:
             if counts is None:
                 counts = bucket[key] = Counts()
             counts.add_event(event)
+            if threat_cap:
+                counts.add_threats(event, threat_cap)
             if markets and event.market in markets:
                 self._add_market(bucket, key[0], event)
             counted += 1

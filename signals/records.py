@@ -21,7 +21,7 @@ class SignalRow(msgspec.Struct, frozen=True):
     n: int
 
 
-class Episode(msgspec.Struct):
+class Episode(msgspec.Struct, omit_defaults=True):
     policy_area: str
     market: str | None
     signal: str
@@ -30,3 +30,6 @@ class Episode(msgspec.Struct):
     ended_at: dt.datetime | None
     peak_value: float | int
     threshold: float | int
+    # What an emergent-threat alert found (the tag, the advertiser share, the drop), for
+    # the analyst: never a metric label. None for threshold alerts.
+    detail: str | None = None

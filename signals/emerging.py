@@ -1,0 +1,158 @@
+"""Emerging tags: a tag whose count in the current window jumps far above its own baseline.
+
+Two parts per area and stream, so memory stays bounded however many distinct tags flow by:
+
+- the **current window** is exact: the per-pane tag counts (at most ``pane_cap`` distinct
+  per pane, see :meth:`signals.counts.Counts.add_threats`) summed over the window's panes;
+- the **baseline** is a ring of Apache DataSketches frequent-items sketches, one per block
+  of ``block`` seconds over ``baseline``. A pane enters the baseline when it leaves the
+  current window, so a tag is never compared against itself. A sketch with
+  ``lg_max_map_size`` L over N tag occurrences estimates every tag within
+  ``epsilon * N``, epsilon = 3.5 / 2**L (``get_epsilon_for_lg_size``); a tag it does not
+  track (never seen, or rare) estimates 0.
+
+Candidates are the tags of the current window with at least ``min_count``; a candidate
+fires when its count is at least ``ratio`` times what its baseline rate predicts for a
+window (or times ``expected_floor`` for a tag with no baseline). Panes are fed to a sketch
+in sorted tag order, and the pane counts are merged exactly before that, so the sketches
+— and every verdict — are the same however the events were partitioned.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from datasketches import frequent_strings_sketch
+
+from signals.durations import format_duration
+from signals.threat_types import AreaPane, Finding
+from signals.threats_config import EmergingConfig
+
+SIGNAL = "emerging_tag"
+
+
+@dataclass
+class _Block:
+    start: int
+    sketch: frequent_strings_sketch
+
+
+@dataclass
+class _StreamState:
+    window: deque[tuple[int, dict[str, int]]] = field(default_factory=deque)
+    current: dict[str, int] = field(default_factory=dict)
+    blocks: deque[_Block] = field(default_factory=deque)
+    first_fed: int | None = None
+    fed_until: int | None = None
+
+
+class EmergingTags:
+    def __init__(self, cfg: EmergingConfig, pane_s: int) -> None:
+        self.cfg = cfg
+        self.pane = pane_s
+        self._state: dict[tuple[str, str], _StreamState] = {}
+        self.top: dict[str, list[tuple[str, str, int]]] = {}  # area -> (stream, tag, count)
+
+    @property
+    def epsilon(self) -> float:
+        return float(frequent_strings_sketch.get_epsilon_for_lg_size(self.cfg.lg_max_map_size))
+
+    def reset(self, area: str) -> None:
+        for stream in self.cfg.streams:
+            self._state.pop((area, stream), None)
+        self.top.pop(area, None)
+
+    def on_pane(self, area: str, pane: int, data: AreaPane | None) -> None:
+        end = pane + self.pane
+        for stream in self.cfg.streams:
+            tags = data.tags.get(stream) if data is not None else None
+            st = self._state.get((area, stream))
+            if st is None:
+                if not tags:
+                    continue
+                st = self._state[(area, stream)] = _StreamState()
+            if tags:
+                st.window.append((pane, tags))
+                current = st.current
+                for tag, n in tags.items():
+                    current[tag] = current.get(tag, 0) + n
+            self._expire(st, end - self.cfg.window)
+            if not st.window and not st.blocks:
+                # Forgotten entirely, as a long silence skipped at once would be.
+                del self._state[(area, stream)]
+
+    def _expire(self, st: _StreamState, horizon: int) -> None:
+        """Move the panes that start before ``horizon`` from the window to the baseline."""
+        cfg = self.cfg
+        while st.window and st.window[0][0] < horizon:
+            pane, tags = st.window.popleft()
+            current = st.current
+            for tag, n in tags.items():
+                left = current[tag] - n
+                if left:
+                    current[tag] = left
+                else:
+                    del current[tag]
+            start = pane // cfg.block * cfg.block
+            if not st.blocks or st.blocks[-1].start != start:
+                st.blocks.append(_Block(start, frequent_strings_sketch(cfg.lg_max_map_size)))
+            update = st.blocks[-1].sketch.update
+            for tag in sorted(tags):
+                update(tag, tags[tag])
+        if st.first_fed is None:
+            if not st.blocks:
+                return
+            st.first_fed = st.blocks[0].start
+        st.fed_until = horizon
+        while st.blocks and st.blocks[0].start + cfg.block <= horizon - cfg.baseline:
+            st.blocks.popleft()
+
+    def _coverage(self, st: _StreamState) -> int:
+        if st.first_fed is None or st.fed_until is None:
+            return 0
+        cfg = self.cfg
+        oldest = (st.fed_until - cfg.baseline) // cfg.block * cfg.block
+        return max(0, st.fed_until - max(st.first_fed, oldest))
+
+    def at_end(self, area: str, end: int, open_subjects: set[str]) -> list[Finding]:
+        cfg = self.cfg
+        if end % cfg.step:
+            return []
+        out: list[Finding] = []
+        top: list[tuple[str, str, int]] = []
+        for stream in cfg.streams:
+            st = self._state.get((area, stream))
+            if st is None:
+                continue
+            covered = self._coverage(st)
+            prefix = f"{stream}:"
+            wanted = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
+            for tag, n in st.current.items():
+                if n >= cfg.min_count:
+                    wanted.add(tag)
+                    top.append((stream, tag, n))
+            for tag in sorted(wanted):
+                out.append(self._judge(st, stream, tag, covered, area))
+        top.sort(key=lambda t: (-t[2], t[0], t[1]))
+        self.top[area] = top[:cfg.top_k]
+        return out
+
+    def _judge(self, st: _StreamState, stream: str, tag: str, covered: int,
+               area: str) -> Finding:
+        cfg = self.cfg
+        n = st.current.get(tag, 0)
+        seen = sum(b.sketch.get_estimate(tag) for b in st.blocks)
+        expected = seen * cfg.window / covered if covered else 0.0
+        base = max(expected, cfg.expected_floor)
+        level = cfg.ratio * base
+        warm = covered >= cfg.min_baseline
+        fire = warm and n >= cfg.min_count and n >= level
+        clear = n < cfg.clear_ratio * base or n < cfg.min_count / 2
+        error = sum(b.sketch.epsilon * b.sketch.total_weight for b in st.blocks)
+        detail = (f"tag {tag} in {area} {stream}s: {n} in the last "
+                  f"{format_duration(cfg.window)} against {expected:.1f} expected from "
+                  f"{format_duration(covered)} of baseline"
+                  + (" (never seen before)" if seen == 0 else "")
+                  + f"; sketch error at most {error:.0f} per baseline")
+        return Finding(SIGNAL, f"{stream}:{tag}", float(n), level, fire, clear, detail)
