@@ -94,6 +94,8 @@ class EmergingTags:
                     current[tag] = left
                 else:
                     del current[tag]
+            if st.first_fed is None:
+                st.first_fed = pane
             start = pane // cfg.block * cfg.block
             if not st.blocks or st.blocks[-1].start != start:
                 st.blocks.append(_Block(start, frequent_strings_sketch(cfg.lg_max_map_size)))
@@ -101,9 +103,7 @@ class EmergingTags:
             for tag in sorted(tags):
                 update(tag, tags[tag])
         if st.first_fed is None:
-            if not st.blocks:
-                return
-            st.first_fed = st.blocks[0].start
+            return
         st.fed_until = horizon
         while st.blocks and st.blocks[0].start + cfg.block <= horizon - cfg.baseline:
             st.blocks.popleft()

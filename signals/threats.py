@@ -90,16 +90,17 @@ class ThreatDetector:
             if not pending:
                 return
             pane = min(pending)
+            if pane + self.pane > end:
+                return  # not final yet: an earlier pane of this area may still come
         while pane + self.pane <= end:
             data = pending.pop(pane, None)
             if data is None and not self._has_open(area):
-                upcoming = min(pending) if pending else end
+                # Pending panes past ``end`` are not final yet (a merge gets them early).
+                upcoming = min(min(pending), end) if pending else end
                 if upcoming - pane >= self._forget:
                     for detector in self.detectors:
                         detector.reset(area)
-                    pane = max(pane, upcoming // self.pane * self.pane)
-                    if not pending:
-                        break
+                    pane = upcoming // self.pane * self.pane
                     continue
             boundary = pane + self.pane
             for i, detector in enumerate(self.detectors):
@@ -131,7 +132,6 @@ class ThreatDetector:
         peak = float(episode.peak_value)
         if (f.value < peak) if drop else (f.value > peak):
             episode.peak_value = _num(f.value)
-            episode.detail = f.detail
 
     def top_tags(self, area: str) -> list[tuple[str, str, int]]:
         """The bounded top-k (stream, tag, count) of an area's current window."""
