@@ -55,11 +55,14 @@ def load_config(path: Path | None = None) -> Config:
 THREATS_FILE = "threats.yaml"
 
 
-def load_threats(path: Path | None = None) -> ThreatsConfig:
+def load_threats(path: Path | None = None, config: Config | None = None) -> ThreatsConfig:
     """The emergent-threat detectors' config (``config/threats.yaml`` beside the
-    thresholds file unless named)."""
+    thresholds file unless named); with ``config``, also checked against its pane."""
     path = path or default_config_path().parent / THREATS_FILE
-    return parse_threats(_read_yaml(path), str(path))
+    threats = parse_threats(_read_yaml(path), str(path))
+    if config is not None:
+        threats.check_pane(config.pane_s, str(path))
+    return threats
 
 
 def check_file(path: Path) -> Config | None:
