@@ -30,8 +30,8 @@ _ELEVATED_REPORTERS: Final = frozenset({"regulator", "trusted_flagger"})
 class Counts:
     """Counters for one key and pane. Slots and plain ints: this is the per-event hot path."""
 
-    __slots__ = (*FIELDS, "automated", "latencies", "latency_total", "overflow", "owners",
-                 "tags")
+    __slots__ = (*FIELDS, "automated", "held", "latencies", "latency_total", "overflow",
+                 "owners", "tags")
 
     def __init__(self) -> None:
         self.reports = 0
@@ -50,7 +50,10 @@ class Counts:
         # signals.definitions.percentile_tail).
         self.latency_total = -1
         # Filled only when the emergent-threat detectors are on (signals.threats), and only
-        # in the area-wide key: stream -> tag -> count, measure -> advertiser -> count.
+        # in the area-wide key: the events themselves while the pane is open (one append per
+        # event), counted in bulk when it closes (signals.tags.settle) into
+        # stream -> tag -> count and measure -> advertiser -> count.
+        self.held: list[Event] | None = None
         self.tags: dict[str, dict[str, int]] | None = None
         self.owners: dict[str, dict[str, int]] | None = None
         self.automated = 0
@@ -86,50 +89,6 @@ class Counts:
                 self.appeals_decided += 1
                 if event.outcome == "overturned":
                     self.appeals_overturned += 1
-
-    def add_threats(self, event: Event, cap: int) -> None:
-        """Tags, advertisers and automated decisions of one event, at most ``cap`` distinct
-        keys per dict: a pane's memory stays bounded however many distinct tags flow by."""
-        if type(event) is Report:
-            stream, measure = "report", "reports"
-        elif type(event) is Decision:
-            stream = "decision"
-            measure = "violations" if event.verdict == "violating" else ""
-            if event.detection == "automated":
-                self.automated += 1
-        else:
-            stream = "appeal"
-            measure = "appeals" if type(event) is Appeal and event.stage == "filed" else ""
-        if event.tags:
-            tags = self.tags
-            if tags is None:
-                tags = self.tags = {}
-            per = tags.get(stream)
-            if per is None:
-                per = tags[stream] = {}
-            for tag in event.tags:
-                have = per.get(tag)
-                if have is not None:
-                    per[tag] = have + 1
-                elif len(per) < cap:
-                    per[tag] = 1
-                else:
-                    self.overflow += 1
-        advertiser = event.advertiser_id
-        if advertiser is not None and measure:
-            owners = self.owners
-            if owners is None:
-                owners = self.owners = {}
-            seen = owners.get(measure)
-            if seen is None:
-                seen = owners[measure] = {}
-            have = seen.get(advertiser)
-            if have is not None:
-                seen[advertiser] = have + 1
-            elif len(seen) < cap:
-                seen[advertiser] = 1
-            else:
-                self.overflow += 1
 
     def merge(self, other: Counts, latencies: bool = True) -> None:
         """Add ``other`` in. ``latencies=False`` skips the one list, for windows whose

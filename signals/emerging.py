@@ -3,7 +3,7 @@
 Two parts per area and stream, so memory stays bounded however many distinct tags flow by:
 
 - the **current window** is exact: the per-pane tag counts (at most ``pane_cap`` distinct
-  per pane, see :meth:`signals.counts.Counts.add_threats`) summed over the window's panes;
+  per pane, see :mod:`signals.tags`) summed over the window's panes;
 - the **baseline** is a ring of Apache DataSketches frequent-items sketches, one per block
   of ``block`` seconds over ``baseline``. A pane enters the baseline when it leaves the
   current window, so a tag is never compared against itself. A sketch with
@@ -11,7 +11,9 @@ Two parts per area and stream, so memory stays bounded however many distinct tag
   ``epsilon * N``, epsilon = 3.5 / 2**L (``get_epsilon_for_lg_size``); a tag it does not
   track (never seen, or rare) estimates 0.
 
-Candidates are the tags of the current window with at least ``min_count``; a candidate
+Candidates are the tags of the current window with at least ``min_count`` (found among the
+tags that have ``min_count / panes per window`` in one pane, so the window is never summed
+tag by tag; their window counts are exact); a candidate
 fires when its count is at least ``ratio`` times what its baseline rate predicts for a
 window (or times ``expected_floor`` for a tag with no baseline). Panes are fed to a sketch
 in sorted tag order, and the pane counts are merged exactly before that, so the sketches
@@ -40,8 +42,8 @@ class _Block:
 
 @dataclass
 class _StreamState:
-    window: deque[tuple[int, dict[str, int]]] = field(default_factory=deque)
-    current: dict[str, int] = field(default_factory=dict)
+    # (pane start, its exact tag counts, its tags with at least ``_heavy`` occurrences)
+    window: deque[tuple[int, dict[str, int], list[str]]] = field(default_factory=deque)
     blocks: deque[_Block] = field(default_factory=deque)
     first_fed: int | None = None
     fed_until: int | None = None
@@ -52,6 +54,9 @@ class EmergingTags:
         self.cfg = cfg
         self.pane = pane_s
         self._state: dict[tuple[str, str], _StreamState] = {}
+        # A tag with min_count in a window has at least this many in one of its panes, so
+        # only those tags are candidates: the window is never summed tag by tag.
+        self._heavy = -(-cfg.min_count // (cfg.window // pane_s))
         self.top: dict[str, list[tuple[str, str, int]]] = {}  # area -> (stream, tag, count)
 
     @property
@@ -73,10 +78,8 @@ class EmergingTags:
                     continue
                 st = self._state[(area, stream)] = _StreamState()
             if tags:
-                st.window.append((pane, tags))
-                current = st.current
-                for tag, n in tags.items():
-                    current[tag] = current.get(tag, 0) + n
+                heavy = self._heavy
+                st.window.append((pane, tags, [t for t, n in tags.items() if n >= heavy]))
             self._expire(st, end - self.cfg.window)
             if not st.window and not st.blocks:
                 # Forgotten entirely, as a long silence skipped at once would be.
@@ -86,14 +89,7 @@ class EmergingTags:
         """Move the panes that start before ``horizon`` from the window to the baseline."""
         cfg = self.cfg
         while st.window and st.window[0][0] < horizon:
-            pane, tags = st.window.popleft()
-            current = st.current
-            for tag, n in tags.items():
-                left = current[tag] - n
-                if left:
-                    current[tag] = left
-                else:
-                    del current[tag]
+            pane, tags, _ = st.window.popleft()
             if st.first_fed is None:
                 st.first_fed = pane
             start = pane // cfg.block * cfg.block
@@ -127,21 +123,22 @@ class EmergingTags:
                 continue
             covered = self._coverage(st)
             prefix = f"{stream}:"
-            wanted = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
-            for tag, n in st.current.items():
+            held = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
+            candidates = held.union(*(heavy for _, _, heavy in st.window))
+            for tag in sorted(candidates):
+                n = sum(tags.get(tag, 0) for _, tags, _ in st.window)
                 if n >= cfg.min_count:
-                    wanted.add(tag)
                     top.append((stream, tag, n))
-            for tag in sorted(wanted):
-                out.append(self._judge(st, stream, tag, covered, area))
+                elif tag not in held:
+                    continue
+                out.append(self._judge(st, stream, tag, n, covered, area))
         top.sort(key=lambda t: (-t[2], t[0], t[1]))
         self.top[area] = top[:cfg.top_k]
         return out
 
-    def _judge(self, st: _StreamState, stream: str, tag: str, covered: int,
+    def _judge(self, st: _StreamState, stream: str, tag: str, n: int, covered: int,
                area: str) -> Finding:
         cfg = self.cfg
-        n = st.current.get(tag, 0)
         seen = sum(b.sketch.get_estimate(tag) for b in st.blocks)
         expected = seen * cfg.window / covered if covered else 0.0
         base = max(expected, cfg.expected_floor)

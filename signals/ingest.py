@@ -18,6 +18,7 @@ from signals.config import OTHER, Config
 from signals.counts import Counts
 from signals.events import STREAM_OF, Event
 from signals.keys import Bucket, Key, key_of, key_str
+from signals.tags import settle_bucket
 
 Outcome = Literal["counted", "duplicate", "late"]
 COUNTED: Final = "counted"
@@ -151,7 +152,10 @@ class Ingest:
                 counts = bucket[key] = Counts()
             counts.add_event(event)
             if threat_cap:
-                counts.add_threats(event, threat_cap)
+                held = counts.held
+                if held is None:
+                    held = counts.held = []
+                held.append(event)
             if markets and event.market in markets:
                 self._add_market(bucket, key[0], event)
             counted += 1
@@ -215,6 +219,8 @@ class Ingest:
             self.rotations += 1
         for pane in sorted(p for p in self._panes if p + self.pane <= end):
             bucket = self._panes.pop(pane)
+            if self.threat_cap:
+                settle_bucket(bucket, self.threat_cap)
             if self.on_close is not None:
                 self.on_close(pane, bucket, pane + self.pane)
         self._closed_until = float(end)
@@ -226,6 +232,9 @@ class Ingest:
     def to_state(self, with_ids: bool = True) -> dict[str, Any]:
         """Without ids the snapshot stays small at any event rate; the owner must then
         :meth:`remember` the ids again (the worker re-reads them from the source log)."""
+        if self.threat_cap:
+            for bucket in self._panes.values():
+                settle_bucket(bucket, self.threat_cap)
         return {
             "panes": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
                       for p, b in self._panes.items()},
