@@ -11,6 +11,7 @@ from signals.config import Config
 from signals.evaluator import Evaluator, reload_blocker
 from signals.ingest import Ingest
 from signals.keys import Bucket
+from signals.tags import tag_spec
 from signals.threats import ThreatDetector
 from signals.threats_config import ThreatsConfig
 
@@ -23,7 +24,7 @@ class Engine:
         self.threats = (None if threats is None else
                         ThreatDetector(threats, config.pane_s, config.areas))
         self.ingest = Ingest(config, on_close=self._closed,
-                             threat_cap=0 if threats is None else threats.pane_cap)
+                             threats=None if threats is None else tag_spec(threats))
 
     def _closed(self, pane: int, bucket: Bucket, closed_until: int) -> None:
         threats = self.threats

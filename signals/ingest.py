@@ -18,7 +18,7 @@ from signals.config import OTHER, Config
 from signals.counts import Counts
 from signals.events import STREAM_OF, Event
 from signals.keys import Bucket, Key, key_of, key_str
-from signals.tags import settle_bucket
+from signals.tags import TagSpec, settle_bucket
 
 Outcome = Literal["counted", "duplicate", "late"]
 COUNTED: Final = "counted"
@@ -43,11 +43,11 @@ class Ingest:
 
     def __init__(self, config: Config,
                  on_close: Callable[[int, Bucket, int], None] | None = None,
-                 threat_cap: int = 0) -> None:
-        """``threat_cap`` > 0 also collects tags and advertisers per pane, at most that
-        many distinct of each per area and pane (see :mod:`signals.threats`)."""
+                 threats: TagSpec | None = None) -> None:
+        """``threats``: also collect tags and advertisers per area and pane for the
+        emergent-threat detectors (see :mod:`signals.tags`)."""
         self.pane = config.pane_s
-        self.threat_cap = threat_cap
+        self.threats = threats
         self.lateness = config.engine.allowed_lateness_s
         self._max_ids = config.engine.dedupe_max_ids
         self._markets = frozenset(config.engine.markets)
@@ -107,7 +107,7 @@ class Ingest:
         other = self._other
         markets = self._markets
         max_ids = self._max_ids
-        threat_cap = self.threat_cap
+        hold = self.threats is not None
         closed_until = self._closed_until
         max_ts = self._max_ts
         trigger = self._trigger
@@ -151,7 +151,7 @@ class Ingest:
             if counts is None:
                 counts = bucket[key] = Counts()
             counts.add_event(event)
-            if threat_cap:
+            if hold:
                 held = counts.held
                 if held is None:
                     held = counts.held = []
@@ -219,8 +219,8 @@ class Ingest:
             self.rotations += 1
         for pane in sorted(p for p in self._panes if p + self.pane <= end):
             bucket = self._panes.pop(pane)
-            if self.threat_cap:
-                settle_bucket(bucket, self.threat_cap)
+            if self.threats is not None:
+                settle_bucket(bucket, self.threats)
             if self.on_close is not None:
                 self.on_close(pane, bucket, pane + self.pane)
         self._closed_until = float(end)
@@ -232,9 +232,9 @@ class Ingest:
     def to_state(self, with_ids: bool = True) -> dict[str, Any]:
         """Without ids the snapshot stays small at any event rate; the owner must then
         :meth:`remember` the ids again (the worker re-reads them from the source log)."""
-        if self.threat_cap:
+        if self.threats is not None:
             for bucket in self._panes.values():
-                settle_bucket(bucket, self.threat_cap)
+                settle_bucket(bucket, self.threats)
         return {
             "panes": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
                       for p, b in self._panes.items()},

@@ -13,6 +13,7 @@ from signals.ingest import Outcome, Tally
 from signals.merge import AreaMerge, SourcePartition
 from signals.pane_messages import PaneMessage, decode, encode
 from signals.snapshots import KEEP_CLOSED_EPISODES
+from signals.tags import tag_spec
 from signals.threats_config import ThreatsConfig
 
 
@@ -24,8 +25,8 @@ class LocalMerge:
                  keep_closed: int = KEEP_CLOSED_EPISODES,
                  threats: ThreatsConfig | None = None) -> None:
         self.config = config
-        cap = 0 if threats is None else threats.pane_cap
-        self.parts = {s: SourcePartition(config, s, config.areas, threat_cap=cap)
+        spec = None if threats is None else tag_spec(threats)
+        self.parts = {s: SourcePartition(config, s, config.areas, threats=spec)
                       for s in sources}
         self.merges = {a: AreaMerge(config, a, sources, keep_closed, threats)
                        for a in config.areas}

@@ -53,7 +53,7 @@ from signals.pane_messages import (
 )
 from signals.records import Episode
 from signals.snapshots import KEEP_CLOSED_EPISODES, SnapshotSize, keep_recent, snapshot_size
-from signals.threats import ThreatDetector
+from signals.threats import TagSpec, ThreatDetector
 from signals.threats_config import ThreatsConfig
 
 __all__ = ["WATERMARK_HEADER", "AreaMerge", "PaneMessage", "SourcePartition", "decode",
@@ -64,13 +64,13 @@ class SourcePartition:
     """Dedupe, lateness and panes for one source partition, plus the offsets covered."""
 
     def __init__(self, config: Config, source: str, areas: Iterable[str],
-                 max_future_s: float | None = None, threat_cap: int = 0) -> None:
-        """``max_future_s``: see :mod:`signals.admission`; then :meth:`feed_batch` takes
-        the driver's ``now``. ``threat_cap``: see :class:`signals.ingest.Ingest`."""
+                 max_future_s: float | None = None, threats: TagSpec | None = None) -> None:
+        """``max_future_s``: see :mod:`signals.admission` (then :meth:`feed_batch` takes
+        the driver's ``now``); ``threats``: see :class:`signals.ingest.Ingest`."""
         self.source = source
         self.max_future_s = max_future_s
         self.areas = tuple(areas)
-        self.ingest = Ingest(config, on_close=self._closed, threat_cap=threat_cap)
+        self.ingest = Ingest(config, on_close=self._closed, threats=threats)
         self.next_offset = 0  # the first offset this state does not cover
         self.first_pane: int | None = None
         self.announced: float = NEG_INF  # frontier last sent to the merge

@@ -11,44 +11,68 @@ occurrences of the keys left out are counted in ``Counts.overflow``.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from itertools import chain
 
 from signals.counts import Counts
 from signals.events import Appeal, Decision, Event, Report
 from signals.keys import Bucket
+from signals.threats_config import ThreatsConfig
+
+_TYPES: dict[str, type] = {"report": Report, "decision": Decision, "appeal": Appeal}
 
 
-def settle_bucket(bucket: Bucket, cap: int) -> None:
+@dataclass(frozen=True)
+class TagSpec:
+    """What the enabled detectors need counted per pane, and the cap per dict."""
+
+    cap: int
+    streams: tuple[str, ...]  # tags of these streams (emerging tags)
+    measures: tuple[str, ...]  # advertisers of these measures (concentration)
+    automated: bool  # automated decisions (drops)
+
+
+def tag_spec(cfg: ThreatsConfig) -> TagSpec:
+    return TagSpec(cfg.pane_cap,
+                   cfg.emerging.streams if cfg.emerging.enabled else (),
+                   cfg.concentration.measures if cfg.concentration.enabled else (),
+                   cfg.drops.enabled and "automated" in cfg.drops.measures)
+
+
+def settle_bucket(bucket: Bucket, spec: TagSpec) -> None:
     for counts in bucket.values():
         if counts.held is not None:
-            settle(counts, cap)
+            settle(counts, spec)
 
 
-def settle(counts: Counts, cap: int) -> None:
+def settle(counts: Counts, spec: TagSpec) -> None:
     """Count ``counts.held`` into ``tags``, ``owners`` and ``automated``; empties it.
 
-    A pane settled twice (a snapshot, then the close) adds the second part to the first.
+    Each part is counted only when a detector needs it. A pane settled twice (a snapshot,
+    then the close) adds the second part to the first.
     """
     held = counts.held or []
     counts.held = None
-    reports = [e for e in held if type(e) is Report]
-    decisions = [e for e in held if type(e) is Decision]
-    appeals = [e for e in held if type(e) is Appeal]
-    counts.automated += sum(1 for e in decisions if e.detection == "automated")
-    tags = {stream: _capped(counts, Counter(chain.from_iterable(e.tags for e in events)),
-                            cap)
-            for stream, events in (("report", reports), ("decision", decisions),
-                                   ("appeal", appeals))}
-    owners = {
-        "reports": Counter(e.advertiser_id for e in reports if e.advertiser_id is not None),
-        "violations": Counter(e.advertiser_id for e in decisions
-                              if e.advertiser_id is not None and e.verdict == "violating"),
-        "appeals": Counter(e.advertiser_id for e in appeals
-                           if e.advertiser_id is not None and e.stage == "filed"),
-    }
+    cap = spec.cap
+    by_type: dict[str, list[Event]] = {
+        s: [e for e in held if type(e) is t] for s, t in _TYPES.items()}
+    decisions = [e for e in by_type["decision"] if isinstance(e, Decision)]
+    if spec.automated:
+        counts.automated += sum(e.detection == "automated" for e in decisions)
+    tags = {stream: _capped(counts, Counter(chain.from_iterable(
+        e.tags for e in by_type[stream])), cap) for stream in spec.streams}
+    owners = {}
+    for measure in spec.measures:
+        if measure == "reports":
+            ids = [e.advertiser_id for e in by_type["report"]]
+        elif measure == "violations":
+            ids = [e.advertiser_id for e in decisions if e.verdict == "violating"]
+        else:
+            ids = [e.advertiser_id for e in by_type["appeal"]
+                   if isinstance(e, Appeal) and e.stage == "filed"]
+        owners[measure] = _capped(counts, Counter(i for i in ids if i is not None), cap)
     counts.tags = _joined(counts.tags, tags, counts, cap)
-    counts.owners = _joined(counts.owners, {m: _capped(counts, c, cap)
-                                            for m, c in owners.items()}, counts, cap)
+    counts.owners = _joined(counts.owners, owners, counts, cap)
 
 
 def _capped(counts: Counts, counted: Counter[str], cap: int) -> dict[str, int]:

@@ -20,6 +20,7 @@ from signals.emerging import SIGNAL as EMERGING
 from signals.emerging import EmergingTags
 from signals.keys import Bucket, utc
 from signals.records import Episode
+from signals.tags import TagSpec
 from signals.threat_types import ENGINEERING, POLICY, AreaPane, Detector, Finding
 from signals.threats_config import ThreatsConfig
 
@@ -142,4 +143,4 @@ def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 4)
 
 
-__all__ = ["ROUTES", "Finding", "ThreatDetector"]
+__all__ = ["ROUTES", "Finding", "TagSpec", "ThreatDetector"]

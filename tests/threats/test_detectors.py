@@ -13,7 +13,7 @@ from signals.counts import Counts
 from signals.engine import Engine
 from signals.events import Rejected, decode_event
 from signals.records import Episode
-from signals.tags import add_event_threats, settle
+from signals.tags import TagSpec, add_event_threats, settle
 from signals.threats_config import ThreatsConfig, parse_threats
 from tests.helpers import T0, ev, line, make_config
 
@@ -84,7 +84,7 @@ def test_a_pane_keeps_at_most_cap_distinct_tags_and_counts_the_rest() -> None:
         decoded = decode_event(line(ev("report", 1, tags=[f"t{i}", "t0"])))
         assert not isinstance(decoded, Rejected)
         add_event_threats(counts, decoded)
-    settle(counts, cap=3)
+    settle(counts, TagSpec(cap=3, streams=("report",), measures=(), automated=False))
     # t0: 6; t1..t4 once each: the most frequent three, ties by name, are kept
     assert counts.tags == {"report": {"t0": 6, "t1": 1, "t2": 1}}
     assert counts.overflow == 2  # t3 and t4
