@@ -22,8 +22,9 @@ in sorted tag order, and the pane counts are merged exactly before that, so the 
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import chain
 
 from datasketches import frequent_strings_sketch
 
@@ -42,12 +43,14 @@ class _Block:
 
 @dataclass
 class _StreamState:
-    # (pane start, its exact tag counts, its tags with at least ``_heavy`` occurrences)
-    window: deque[tuple[int, dict[str, int], list[str]]] = field(default_factory=deque)
+    # (pane start, its exact tag counts, its tags with more than one occurrence)
+    window: deque[tuple[int, dict[str, int], list[tuple[str, int]]]] = field(
+        default_factory=deque)
     blocks: deque[_Block] = field(default_factory=deque)  # sealed, oldest first
-    # The block being filled, exact: sealed into a sketch when the next block begins.
+    # The block being filled, exact (its panes as they left the window): sealed into a
+    # sketch when the next block begins.
     block_start: int | None = None
-    block: dict[str, int] = field(default_factory=dict)
+    block: list[tuple[dict[str, int], list[tuple[str, int]]]] = field(default_factory=list)
     first_fed: int | None = None
     fed_until: int | None = None
 
@@ -81,8 +84,8 @@ class EmergingTags:
                     continue
                 st = self._state[(area, stream)] = _StreamState()
             if tags:
-                heavy = self._heavy
-                st.window.append((pane, tags, [t for t, n in tags.items() if n >= heavy]))
+                # One pass over the pane: most tags of a long tail occur once.
+                st.window.append((pane, tags, [(t, n) for t, n in tags.items() if n > 1]))
             self._expire(st, end - self.cfg.window)
             if not st.window and not st.blocks and st.block_start is None:
                 # Forgotten entirely, as a long silence skipped at once would be.
@@ -92,16 +95,14 @@ class EmergingTags:
         """Move the panes that start before ``horizon`` from the window to the baseline."""
         cfg = self.cfg
         while st.window and st.window[0][0] < horizon:
-            pane, tags, _ = st.window.popleft()
+            pane, tags, multi = st.window.popleft()
             if st.first_fed is None:
                 st.first_fed = pane
             start = pane // cfg.block * cfg.block
             if st.block_start != start:
                 self._seal(st)
                 st.block_start = start
-            block = st.block
-            for tag, n in tags.items():
-                block[tag] = block.get(tag, 0) + n
+            st.block.append((tags, multi))
         if st.first_fed is None:
             return
         st.fed_until = horizon
@@ -109,7 +110,7 @@ class EmergingTags:
         while st.blocks and st.blocks[0].start + cfg.block <= oldest:
             st.blocks.popleft()
         if st.block_start is not None and st.block_start + cfg.block <= oldest:
-            st.block_start, st.block = None, {}
+            st.block_start, st.block = None, []
 
     def _seal(self, st: _StreamState) -> None:
         """The filled block into a sketch. Tags seen only once in the block are left out:
@@ -118,12 +119,17 @@ class EmergingTags:
         if st.block_start is None:
             return
         sketch = frequent_strings_sketch(self.cfg.lg_max_map_size)
-        block = st.block
+        # Panes a tag occurs in (a C loop over keys), plus the extra occurrences of the few
+        # tags that occur more than once in a pane: the block's exact counts.
+        total = Counter(chain.from_iterable(tags for tags, _ in st.block))
+        for _, multi in st.block:
+            for tag, n in multi:
+                total[tag] += n - 1
         update = sketch.update
-        for tag in sorted(t for t, n in block.items() if n > 1):
-            update(tag, block[tag])
+        for tag in sorted(t for t, n in total.items() if n > 1):
+            update(tag, total[tag])
         st.blocks.append(_Block(st.block_start, sketch))
-        st.block_start, st.block = None, {}
+        st.block_start, st.block = None, []
 
     def _coverage(self, st: _StreamState) -> int:
         if st.first_fed is None or st.fed_until is None:
@@ -145,7 +151,11 @@ class EmergingTags:
             covered = self._coverage(st)
             prefix = f"{stream}:"
             held = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
-            candidates = held.union(*(heavy for _, _, heavy in st.window))
+            heavy = self._heavy
+            candidates = held.union(*((t for t, n in multi if n >= heavy)
+                                      for _, _, multi in st.window))
+            if heavy <= 1:
+                candidates.update(*(tags for _, tags, _ in st.window))
             for tag in sorted(candidates):
                 n = sum(tags.get(tag, 0) for _, tags, _ in st.window)
                 if n >= cfg.min_count:
@@ -160,7 +170,8 @@ class EmergingTags:
     def _judge(self, st: _StreamState, stream: str, tag: str, n: int, covered: int,
                area: str) -> Finding:
         cfg = self.cfg
-        seen = sum(b.sketch.get_estimate(tag) for b in st.blocks) + st.block.get(tag, 0)
+        seen = (sum(b.sketch.get_estimate(tag) for b in st.blocks)
+                + sum(tags.get(tag, 0) for tags, _ in st.block))
         expected = seen * cfg.window / covered if covered else 0.0
         base = max(expected, cfg.expected_floor)
         level = cfg.ratio * base

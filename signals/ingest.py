@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 from signals._clock import micros
 from signals.config import OTHER, Config
 from signals.counts import Counts
-from signals.events import STREAM_OF, Event
+from signals.events import STREAM_OF, Decision, Event
 from signals.keys import Bucket, Key, key_of, key_str
 from signals.tags import TagSpec, settle_bucket
 
@@ -107,7 +107,12 @@ class Ingest:
         other = self._other
         markets = self._markets
         max_ids = self._max_ids
-        hold = self.threats is not None
+        spec = self.threats
+        hold = spec is not None
+        tag_streams = spec.stream_types if spec is not None else frozenset()
+        hold_owners = spec is not None and bool(spec.measures)
+        count_automated = spec is not None and spec.automated
+        cap = spec.cap if spec is not None else 0
         closed_until = self._closed_until
         max_ts = self._max_ts
         trigger = self._trigger
@@ -152,10 +157,33 @@ class Ingest:
                 counts = bucket[key] = Counts()
             counts.add_event(event)
             if hold:
-                held = counts.held
-                if held is None:
-                    held = counts.held = []
-                held.append(event)
+                # Tags counted here (a dict probe per tag); the rarer advertiser events are
+                # held for the pane's close. Holding every event cost more than counting.
+                tags = event.tags
+                kind = type(event)
+                if tags and kind in tag_streams:
+                    per = counts.tags
+                    if per is None:
+                        per = counts.tags = {}
+                    stream = STREAM_OF[kind]
+                    found = per.get(stream)
+                    if found is None:
+                        found = per[stream] = {}
+                    for tag in tags:
+                        have = found.get(tag)
+                        if have is not None:
+                            found[tag] = have + 1
+                        elif len(found) < cap:
+                            found[tag] = 1
+                        else:
+                            counts.overflow += 1
+                if hold_owners and event.advertiser_id is not None:
+                    held = counts.held
+                    if held is None:
+                        held = counts.held = []
+                    held.append(event)
+                if count_automated and type(event) is Decision and event.detection == "automated":
+                    counts.automated += 1
             if markets and event.market in markets:
                 self._add_market(bucket, key[0], event)
             counted += 1

@@ -1,21 +1,19 @@
 """Per-pane tag and advertiser counts, settled in bulk when a pane closes.
 
-The hot loop (:meth:`signals.ingest.Ingest.ingest_batch`) only appends each event of an
-area to its open pane's ``Counts.held``; here the pane's tags are counted per stream and
-its advertisers per measure with :class:`collections.Counter` over whole lists (C loops),
-which costs a fraction of counting event by event. Each dict keeps at most ``cap`` keys
-(the most frequent, ties by key, so the choice does not depend on arrival order); the
-occurrences of the keys left out are counted in ``Counts.overflow``.
+The hot loop (:meth:`signals.ingest.Ingest.ingest_batch`) counts each event's tags into
+its pane (at most ``cap`` distinct per stream: first come; the rest are counted in
+``Counts.overflow``) and holds the events that name an advertiser; here, when the pane
+closes, those are counted per measure with :class:`collections.Counter`, keeping at most
+``cap`` (the most frequent, ties by id, so the choice does not depend on arrival order).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
 
 from signals.counts import Counts
-from signals.events import Appeal, Decision, Event, Report
+from signals.events import Appeal, Decision, Report
 from signals.keys import Bucket
 from signals.threats_config import ThreatsConfig
 
@@ -30,6 +28,10 @@ class TagSpec:
     streams: tuple[str, ...]  # tags of these streams (emerging tags)
     measures: tuple[str, ...]  # advertisers of these measures (concentration)
     automated: bool  # automated decisions (drops)
+
+    @property
+    def stream_types(self) -> frozenset[type]:
+        return frozenset(_TYPES[s] for s in self.streams)
 
 
 def tag_spec(cfg: ThreatsConfig) -> TagSpec:
@@ -46,33 +48,24 @@ def settle_bucket(bucket: Bucket, spec: TagSpec) -> None:
 
 
 def settle(counts: Counts, spec: TagSpec) -> None:
-    """Count ``counts.held`` into ``tags``, ``owners`` and ``automated``; empties it.
+    """Count the advertisers of ``counts.held`` into ``owners``; empties it. (Tags and
+    automated decisions are counted as events come, in the hot loop.)
 
-    Each part is counted only when a detector needs it. A pane settled twice (a snapshot,
-    then the close) adds the second part to the first.
+    A pane settled twice (a snapshot, then the close) adds the second part to the first.
     """
     held = counts.held or []
     counts.held = None
-    cap = spec.cap
-    by_type: dict[str, list[Event]] = {
-        s: [e for e in held if type(e) is t] for s, t in _TYPES.items()}
-    decisions = [e for e in by_type["decision"] if isinstance(e, Decision)]
-    if spec.automated:
-        counts.automated += sum(e.detection == "automated" for e in decisions)
-    tags = {stream: _capped(counts, Counter(chain.from_iterable(
-        e.tags for e in by_type[stream])), cap) for stream in spec.streams}
     owners = {}
     for measure in spec.measures:
         if measure == "reports":
-            ids = [e.advertiser_id for e in by_type["report"]]
+            ids = [e.advertiser_id for e in held if type(e) is Report]
         elif measure == "violations":
-            ids = [e.advertiser_id for e in decisions if e.verdict == "violating"]
+            ids = [e.advertiser_id for e in held
+                   if isinstance(e, Decision) and e.verdict == "violating"]
         else:
-            ids = [e.advertiser_id for e in by_type["appeal"]
-                   if isinstance(e, Appeal) and e.stage == "filed"]
-        owners[measure] = _capped(counts, Counter(i for i in ids if i is not None), cap)
-    counts.tags = _joined(counts.tags, tags, counts, cap)
-    counts.owners = _joined(counts.owners, owners, counts, cap)
+            ids = [e.advertiser_id for e in held if isinstance(e, Appeal) and e.stage == "filed"]
+        owners[measure] = _capped(counts, Counter(i for i in ids if i is not None), spec.cap)
+    counts.owners = _joined(counts.owners, owners, counts, spec.cap)
 
 
 def _capped(counts: Counts, counted: Counter[str], cap: int) -> dict[str, int]:
@@ -94,8 +87,3 @@ def _joined(have: dict[str, dict[str, int]] | None, new: dict[str, dict[str, int
     return out or None
 
 
-def add_event_threats(counts: Counts, event: Event) -> None:
-    """One event held for the next settle (what the hot loop does inline)."""
-    if counts.held is None:
-        counts.held = []
-    counts.held.append(event)

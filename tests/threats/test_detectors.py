@@ -12,8 +12,9 @@ from signals.config import ConfigError
 from signals.counts import Counts
 from signals.engine import Engine
 from signals.events import Rejected, decode_event
+from signals.ingest import Ingest
 from signals.records import Episode
-from signals.tags import TagSpec, add_event_threats, settle
+from signals.tags import TagSpec
 from signals.threats_config import ThreatsConfig, parse_threats
 from tests.helpers import T0, ev, line, make_config
 
@@ -79,13 +80,17 @@ def test_no_tag_fires_before_the_baseline_has_warmed_up() -> None:
 
 
 def test_a_pane_keeps_at_most_cap_distinct_tags_and_counts_the_rest() -> None:
-    counts = Counts()
+    closed: list[Counts] = []
+    spec = TagSpec(cap=3, streams=("report",), measures=(), automated=False)
+    ingest = Ingest(CONFIG, on_close=lambda _p, bucket, _u: closed.extend(bucket.values()),
+                    threats=spec)
     for i in range(5):
-        decoded = decode_event(line(ev("report", 1, tags=[f"t{i}", "t0"])))
+        decoded = decode_event(line(ev("report", 1 + i, tags=[f"t{i}", "t0"])))
         assert not isinstance(decoded, Rejected)
-        add_event_threats(counts, decoded)
-    settle(counts, TagSpec(cap=3, streams=("report",), measures=(), automated=False))
-    # t0: 6; t1..t4 once each: the most frequent three, ties by name, are kept
+        ingest.ingest(decoded)
+    ingest.flush()
+    [counts] = closed
+    # In order: [t0, t0], [t1, t0], [t2, t0], [t3, t0], [t4, t0]; three distinct fit.
     assert counts.tags == {"report": {"t0": 6, "t1": 1, "t2": 1}}
     assert counts.overflow == 2  # t3 and t4
     assert Counts.from_dict(counts.to_dict()) == counts
