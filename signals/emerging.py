@@ -178,10 +178,12 @@ class EmergingTags:
         warm = covered >= cfg.min_baseline
         fire = warm and n >= cfg.min_count and n >= level
         clear = n < cfg.clear_ratio * base or n < cfg.min_count / 2
-        error = sum(b.sketch.epsilon * b.sketch.total_weight + 1 for b in st.blocks)
-        detail = (f"tag {tag} in {area} {stream}s: {n} in the last "
-                  f"{format_duration(cfg.window)} against {expected:.1f} expected from "
-                  f"{format_duration(covered)} of baseline"
-                  + (" (never seen before)" if seen == 0 else "")
-                  + f"; sketch error at most {error:.0f} per baseline")
+        detail = ""
+        if fire:  # only an episode that opens shows it: most candidates never do
+            error = sum(b.sketch.epsilon * b.sketch.total_weight + 1 for b in st.blocks)
+            detail = (f"tag {tag} in {area} {stream}s: {n} in the last "
+                      f"{format_duration(cfg.window)} against {expected:.1f} expected from "
+                      f"{format_duration(covered)} of baseline"
+                      + (" (never seen before)" if seen == 0 else "")
+                      + f"; sketch error at most {error:.0f} per baseline")
         return Finding(SIGNAL, f"{stream}:{tag}", float(n), level, fire, clear, detail)

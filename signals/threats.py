@@ -113,7 +113,7 @@ class ThreatDetector:
         self._closed[area] = pane
 
     def _has_open(self, area: str) -> bool:
-        return any(opened for (a, _), opened in self._open.items() if a == area)
+        return any(self._open.get((area, i)) for i in range(len(self.detectors)))
 
     def _apply(self, area: str, opened: dict[str, Episode], f: Finding, end: int) -> None:
         episode = opened.get(f.subject)
