@@ -37,10 +37,12 @@ class Concentration:
         self.salt = salt
         self.full_ids = full_ids
         self._state: dict[tuple[str, str], _MeasureState] = {}
+        self.shares: dict[str, dict[str, float]] = {}  # area -> measure -> top share
 
     def reset(self, area: str) -> None:
         for measure in self.cfg.measures:
             self._state.pop((area, measure), None)
+        self.shares.pop(area, None)
 
     def shown(self, advertiser: str) -> str:
         if self.full_ids:
@@ -90,6 +92,7 @@ class Concentration:
             ids = frozenset(a for a, _ in top)
             entrants = sorted(ids - st.previous_top) if st.previous_top else []
             st.previous_top = ids
+            self.shares.setdefault(area, {})[measure] = round(share, 4)
             if not top and measure not in open_subjects:
                 if not st.window:
                     del self._state[(area, measure)]

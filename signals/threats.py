@@ -45,9 +45,10 @@ class ThreatDetector:
         self.detectors: list[Detector] = []
         if cfg.emerging.enabled:
             self.detectors.append(self.emerging)
+        self.concentration = Concentration(cfg.concentration, pane_s, cfg.salt,
+                                           cfg.advertiser_ids == "full")
         if cfg.concentration.enabled:
-            self.detectors.append(Concentration(cfg.concentration, pane_s, cfg.salt,
-                                                cfg.advertiser_ids == "full"))
+            self.detectors.append(self.concentration)
         if cfg.drops.enabled:
             self.detectors.append(Drops(cfg.drops, pane_s))
         # After this much silence every window and baseline is empty: skipping is exact.
@@ -137,6 +138,10 @@ class ThreatDetector:
     def top_tags(self, area: str) -> list[tuple[str, str, int]]:
         """The bounded top-k (stream, tag, count) of an area's current window."""
         return list(self.emerging.top.get(area, []))
+
+    def top_shares(self, area: str) -> list[tuple[str, float]]:
+        """(measure, share of its top advertisers) at the area's last window end."""
+        return sorted(self.concentration.shares.get(area, {}).items())
 
 
 def _num(value: float) -> float | int:
