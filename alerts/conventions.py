@@ -32,6 +32,9 @@ DIGEST: Final = "digest"
 # generated from (the running process's digest is harmwatch_config_info{digest}).
 CONFIG_DIGEST_ANNOTATION: Final = "config_digest"
 TABLE: Final = "table"
+# Emergent threats: the tag of the bounded top-k series only; never an advertiser or user.
+TAG: Final = "tag"
+MEASURE: Final = "measure"
 
 # Labels the generated alerts carry for Alertmanager's routes (deploy/alertmanager).
 TEAM: Final = "team"
@@ -57,6 +60,9 @@ EVENTS_LABELS: Final = (STREAM, POLICY_AREA, OUTCOME)
 INVALID_LABELS: Final = (STREAM, REASON)
 LAG_LABELS: Final = (TOPIC, PARTITION)
 SNAPSHOT_LABELS: Final = (TABLE,)
+THREAT_STATE_LABELS: Final = (POLICY_AREA, SIGNAL)
+TOP_TAG_LABELS: Final = (POLICY_AREA, STREAM, TAG)
+TOP_SHARE_LABELS: Final = (POLICY_AREA, MEASURE)
 
 # --- metric names ---------------------------------------------------------------------------
 
@@ -75,6 +81,13 @@ LAST_EVENT_RECEIVED: Final = "harmwatch_last_event_received_timestamp_seconds"
 WATERMARK: Final = "harmwatch_watermark_timestamp_seconds"
 DEDUPE_IDS: Final = "harmwatch_dedupe_ids"
 CONFIG_INFO: Final = "harmwatch_config_info"
+
+# Emergent-threat detectors (alerts/threat_metrics.py): open episodes per area and kind, the
+# top-k tags of each area's current window, the top advertisers' share (no id on any).
+THREAT_ALERTS_OPEN: Final = "harmwatch_threat_alerts_open"
+EMERGING_TAG_COUNT: Final = "harmwatch_emerging_tag_count"
+ADVERTISER_TOP_SHARE: Final = "harmwatch_advertiser_top_share"
+THREAT_PANE_OVERFLOW: Final = "harmwatch_threat_pane_overflow"
 
 # Exposed by the Kafka worker only (streams/kafka/worker_metrics.py).
 CONSUMER_LAG: Final = "harmwatch_consumer_lag"

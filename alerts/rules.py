@@ -13,6 +13,7 @@ import yaml
 from alerts.harm_rules import HARM_GROUP_INTERVAL_S, harm_alerts, harm_rule
 from alerts.naming import RULES_FILE
 from alerts.pipeline_rules import PIPELINE_GROUP_INTERVAL_S, pipeline_rules
+from alerts.threat_rules import THREAT_GROUP, THREAT_GROUP_INTERVAL_S, threat_rules
 from signals.config import Config
 
 HARM_GROUP: Final = "harmwatch-harm"
@@ -25,6 +26,8 @@ def rules_document(config: Config, grafana: str) -> dict[str, Any]:
         {"name": HARM_GROUP, "interval": f"{HARM_GROUP_INTERVAL_S}s", "rules": harm},
         {"name": PIPELINE_GROUP, "interval": f"{PIPELINE_GROUP_INTERVAL_S}s",
          "rules": pipeline_rules(grafana, config.digest)},
+        {"name": THREAT_GROUP, "interval": f"{THREAT_GROUP_INTERVAL_S}s",
+         "rules": threat_rules(config, grafana)},
     ]}
 
 

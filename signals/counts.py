@@ -30,7 +30,8 @@ _ELEVATED_REPORTERS: Final = frozenset({"regulator", "trusted_flagger"})
 class Counts:
     """Counters for one key and pane. Slots and plain ints: this is the per-event hot path."""
 
-    __slots__ = (*FIELDS, "latencies", "latency_total")
+    __slots__ = (*FIELDS, "automated", "held", "latencies", "latency_total", "overflow",
+                 "owners", "tags")
 
     def __init__(self) -> None:
         self.reports = 0
@@ -48,6 +49,15 @@ class Counts:
         # values that can decide its percentile, out of ``latency_total`` (see
         # signals.definitions.percentile_tail).
         self.latency_total = -1
+        # Filled only when the emergent-threat detectors are on (signals.threats), and only
+        # in the area-wide key: the events themselves while the pane is open (one append per
+        # event), counted in bulk when it closes (signals.tags.settle) into
+        # stream -> tag -> count and measure -> advertiser -> count.
+        self.held: list[Event] | None = None
+        self.tags: dict[str, dict[str, int]] | None = None
+        self.owners: dict[str, dict[str, int]] | None = None
+        self.automated = 0
+        self.overflow = 0  # tags or advertisers a full pane could not keep
 
     def add_event(self, event: Event) -> None:
         if type(event) is Report:
@@ -107,6 +117,15 @@ class Counts:
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {name: getattr(self, name) for name in FIELDS}
         out["latencies"] = list(self.latencies)
+        # Present only when collected, so the dict form is unchanged with the detectors off.
+        if self.tags is not None:
+            out["tags"] = self.tags
+        if self.owners is not None:
+            out["owners"] = self.owners
+        if self.automated:
+            out["automated"] = self.automated
+        if self.overflow:
+            out["overflow"] = self.overflow
         return out
 
     @classmethod
@@ -118,6 +137,11 @@ class Counts:
         latencies = data.get("latencies", [])
         if isinstance(latencies, list):
             counts.latencies = [float(x) for x in latencies]
+        counts.tags = _nested(data.get("tags"))
+        counts.owners = _nested(data.get("owners"))
+        automated, overflow = data.get("automated", 0), data.get("overflow", 0)
+        counts.automated = automated if isinstance(automated, int) else 0
+        counts.overflow = overflow if isinstance(overflow, int) else 0
         return counts
 
     def __eq__(self, other: object) -> bool:
@@ -128,3 +152,10 @@ class Counts:
     def __repr__(self) -> str:
         nonzero = {k: v for k, v in self.to_dict().items() if v}
         return f"Counts({nonzero})"
+
+
+def _nested(value: object) -> dict[str, dict[str, int]] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(k): {str(t): int(n) for t, n in v.items()}
+            for k, v in value.items() if isinstance(v, dict)}

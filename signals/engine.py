@@ -11,18 +11,30 @@ from signals.config import Config
 from signals.evaluator import Evaluator, reload_blocker
 from signals.ingest import Ingest
 from signals.keys import Bucket
+from signals.tags import tag_spec
+from signals.threats import ThreatDetector
+from signals.threats_config import ThreatsConfig
 
 
 class Engine:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, threats: ThreatsConfig | None = None) -> None:
+        """``threats``: also run the emergent-threat detectors (``engine.threats``)."""
         self.config = config
         self.evaluator = Evaluator(config)
-        self.ingest = Ingest(config, on_close=self._closed)
+        self.threats = (None if threats is None else
+                        ThreatDetector(threats, config.pane_s, config.areas))
+        self.ingest = Ingest(config, on_close=self._closed,
+                             threats=None if threats is None else tag_spec(threats))
 
     def _closed(self, pane: int, bucket: Bucket, closed_until: int) -> None:
+        threats = self.threats
+        if threats is not None:
+            threats.add_pane(pane, bucket)  # first: it moves the tags out of the counts
         self.evaluator.add_pane(pane, bucket)
         if not bucket:  # the end-of-batch call: the frontier moved
             self.evaluator.close_through(closed_until)
+            if threats is not None:
+                threats.close_through(closed_until)
 
     def flush(self) -> None:
         """End of input: close every open pane."""

@@ -16,8 +16,9 @@ from typing import Any, Final, Literal
 from signals._clock import micros
 from signals.config import OTHER, Config
 from signals.counts import Counts
-from signals.events import STREAM_OF, Event
+from signals.events import STREAM_OF, Decision, Event
 from signals.keys import Bucket, Key, key_of, key_str
+from signals.tags import TagSpec, settle_bucket
 
 Outcome = Literal["counted", "duplicate", "late"]
 COUNTED: Final = "counted"
@@ -41,8 +42,12 @@ class Ingest:
     """
 
     def __init__(self, config: Config,
-                 on_close: Callable[[int, Bucket, int], None] | None = None) -> None:
+                 on_close: Callable[[int, Bucket, int], None] | None = None,
+                 threats: TagSpec | None = None) -> None:
+        """``threats``: also collect tags and advertisers per area and pane for the
+        emergent-threat detectors (see :mod:`signals.tags`)."""
         self.pane = config.pane_s
+        self.threats = threats
         self.lateness = config.engine.allowed_lateness_s
         self._max_ids = config.engine.dedupe_max_ids
         self._markets = frozenset(config.engine.markets)
@@ -102,6 +107,12 @@ class Ingest:
         other = self._other
         markets = self._markets
         max_ids = self._max_ids
+        spec = self.threats
+        hold = spec is not None
+        tag_streams = spec.stream_types if spec is not None else frozenset()
+        hold_owners = spec is not None and bool(spec.measures)
+        count_automated = spec is not None and spec.automated
+        cap = spec.cap if spec is not None else 0
         closed_until = self._closed_until
         max_ts = self._max_ts
         trigger = self._trigger
@@ -145,6 +156,34 @@ class Ingest:
             if counts is None:
                 counts = bucket[key] = Counts()
             counts.add_event(event)
+            if hold:
+                # Tags counted here (a dict probe per tag); the rarer advertiser events are
+                # held for the pane's close. Holding every event cost more than counting.
+                tags = event.tags
+                kind = type(event)
+                if tags and kind in tag_streams:
+                    per = counts.tags
+                    if per is None:
+                        per = counts.tags = {}
+                    stream = STREAM_OF[kind]
+                    found = per.get(stream)
+                    if found is None:
+                        found = per[stream] = {}
+                    for tag in tags:
+                        have = found.get(tag)
+                        if have is not None:
+                            found[tag] = have + 1
+                        elif len(found) < cap:
+                            found[tag] = 1
+                        else:
+                            counts.overflow += 1
+                if hold_owners and event.advertiser_id is not None:
+                    held = counts.held
+                    if held is None:
+                        held = counts.held = []
+                    held.append(event)
+                if count_automated and type(event) is Decision and event.detection == "automated":
+                    counts.automated += 1
             if markets and event.market in markets:
                 self._add_market(bucket, key[0], event)
             counted += 1
@@ -208,6 +247,8 @@ class Ingest:
             self.rotations += 1
         for pane in sorted(p for p in self._panes if p + self.pane <= end):
             bucket = self._panes.pop(pane)
+            if self.threats is not None:
+                settle_bucket(bucket, self.threats)
             if self.on_close is not None:
                 self.on_close(pane, bucket, pane + self.pane)
         self._closed_until = float(end)
@@ -219,6 +260,9 @@ class Ingest:
     def to_state(self, with_ids: bool = True) -> dict[str, Any]:
         """Without ids the snapshot stays small at any event rate; the owner must then
         :meth:`remember` the ids again (the worker re-reads them from the source log)."""
+        if self.threats is not None:
+            for bucket in self._panes.values():
+                settle_bucket(bucket, self.threats)
         return {
             "panes": {str(p): {key_str(k): c.to_dict() for k, c in b.items()}
                       for p, b in self._panes.items()},

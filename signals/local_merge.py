@@ -13,6 +13,8 @@ from signals.ingest import Outcome, Tally
 from signals.merge import AreaMerge, SourcePartition
 from signals.pane_messages import PaneMessage, decode, encode
 from signals.snapshots import KEEP_CLOSED_EPISODES
+from signals.tags import tag_spec
+from signals.threats_config import ThreatsConfig
 
 
 class LocalMerge:
@@ -20,10 +22,14 @@ class LocalMerge:
     checking that the partitioned path equals the single engine."""
 
     def __init__(self, config: Config, sources: list[str],
-                 keep_closed: int = KEEP_CLOSED_EPISODES) -> None:
+                 keep_closed: int = KEEP_CLOSED_EPISODES,
+                 threats: ThreatsConfig | None = None) -> None:
         self.config = config
-        self.parts = {s: SourcePartition(config, s, config.areas) for s in sources}
-        self.merges = {a: AreaMerge(config, a, sources, keep_closed) for a in config.areas}
+        spec = None if threats is None else tag_spec(threats)
+        self.parts = {s: SourcePartition(config, s, config.areas, threats=spec)
+                      for s in sources}
+        self.merges = {a: AreaMerge(config, a, sources, keep_closed, threats)
+                       for a in config.areas}
         self.offsets = dict.fromkeys(config.areas, 0)
         self.tally: Tally = {}
 

@@ -53,6 +53,8 @@ from signals.pane_messages import (
 )
 from signals.records import Episode
 from signals.snapshots import KEEP_CLOSED_EPISODES, SnapshotSize, keep_recent, snapshot_size
+from signals.threats import TagSpec, ThreatDetector
+from signals.threats_config import ThreatsConfig
 
 __all__ = ["WATERMARK_HEADER", "AreaMerge", "PaneMessage", "SourcePartition", "decode",
            "encode", "pane_partition", "source_id", "watermark_headers"]
@@ -62,13 +64,13 @@ class SourcePartition:
     """Dedupe, lateness and panes for one source partition, plus the offsets covered."""
 
     def __init__(self, config: Config, source: str, areas: Iterable[str],
-                 max_future_s: float | None = None) -> None:
-        """``max_future_s``: see :mod:`signals.admission`; then :meth:`feed_batch` takes
-        the driver's ``now``."""
+                 max_future_s: float | None = None, threats: TagSpec | None = None) -> None:
+        """``max_future_s``: see :mod:`signals.admission` (then :meth:`feed_batch` takes
+        the driver's ``now``); ``threats``: see :class:`signals.ingest.Ingest`."""
         self.source = source
         self.max_future_s = max_future_s
         self.areas = tuple(areas)
-        self.ingest = Ingest(config, on_close=self._closed)
+        self.ingest = Ingest(config, on_close=self._closed, threats=threats)
         self.next_offset = 0  # the first offset this state does not cover
         self.first_pane: int | None = None
         self.announced: float = NEG_INF  # frontier last sent to the merge
@@ -285,8 +287,10 @@ class AreaMerge:
     """
 
     def __init__(self, config: Config, area: str, sources: Iterable[str],
-                 keep_closed: int = KEEP_CLOSED_EPISODES) -> None:
+                 keep_closed: int = KEEP_CLOSED_EPISODES,
+                 threats: ThreatsConfig | None = None) -> None:
         self.area = area
+        self.threats = None if threats is None else ThreatDetector(threats, config.pane_s, [area])
         self.keep_closed = keep_closed
         self._closed_out: list[Episode] = []
         self._open: list[Episode] = []
@@ -324,6 +328,8 @@ class AreaMerge:
             if pane < known:
                 continue
             bucket: Bucket = {key_of(k): Counts.from_dict(c) for k, c in keyed.items()}
+            if self.threats is not None:
+                self.threats.add_pane(pane, bucket)
             if not add(pane, bucket):
                 self.late_panes += 1
         self.frontier[src] = msg.to
@@ -348,6 +354,8 @@ class AreaMerge:
         episodes = self.evaluator.episodes
         known = len(episodes)
         self.evaluator.close_through(int(end))
+        if self.threats is not None:
+            self.threats.close_through(int(end))
         # Open at the last advance and closed since (here or by a reconfigure), or opened
         # and closed within this one; new episodes are appended, never inserted.
         self._closed_out.extend(e for e in self._open if e.ended_at is not None)

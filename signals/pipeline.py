@@ -12,6 +12,7 @@ from signals.config import Config
 from signals.engine import Engine
 from signals.events import Rejected, decode_event
 from signals.ingest import Outcome, Tally
+from signals.threats_config import ThreatsConfig
 
 RejectSink = Callable[[Rejected, bytes], None]
 Clock = Callable[[], float]
@@ -25,9 +26,11 @@ class Pipeline:
     """
 
     def __init__(self, config: Config, on_reject: RejectSink | None = None,
-                 max_future_s: float | None = None, clock: Clock | None = None) -> None:
-        """``max_future_s`` with ``clock``: see :mod:`signals.admission`."""
-        self.engine = Engine(config)
+                 max_future_s: float | None = None, clock: Clock | None = None,
+                 threats: ThreatsConfig | None = None) -> None:
+        """``max_future_s`` with ``clock``: see :mod:`signals.admission`; ``threats``: also
+        run the emergent-threat detectors (``engine.threats``)."""
+        self.engine = Engine(config, threats)
         self.on_reject = on_reject
         self.events: Tally = {}
         self.invalid: dict[tuple[str, str], int] = {}

@@ -34,3 +34,6 @@ class Episode(msgspec.Struct, omit_defaults=True):
     # against the area's baseline, its score ("surprise", -log10 p; or "ratio" to baseline).
     # Left out of the output when it is the value, so absolute rules write what they did.
     measure: str = "value"
+    # What an emergent-threat alert found (the tag, the advertiser share, the drop), for
+    # the analyst: never a metric label. None for threshold alerts.
+    detail: str | None = None

@@ -11,6 +11,7 @@ import yaml
 
 from signals.config import Config, ConfigError, parse_taxonomy, parse_thresholds
 from signals.evaluator import reload_blocker
+from signals.threats_config import ThreatsConfig, parse_threats
 from streams import paths
 from streams.governance.audit_log import AuditLog
 
@@ -51,9 +52,25 @@ def load_config(path: Path | None = None) -> Config:
     return parse_thresholds(data, taxonomy, str(path))
 
 
+THREATS_FILE = "threats.yaml"
+
+
+def load_threats(path: Path | None = None, config: Config | None = None) -> ThreatsConfig:
+    """The emergent-threat detectors' config (``config/threats.yaml`` beside the
+    thresholds file unless named); with ``config``, also checked against its pane."""
+    path = path or default_config_path().parent / THREATS_FILE
+    threats = parse_threats(_read_yaml(path), str(path))
+    if config is not None:
+        threats.check_pane(config.pane_s, str(path))
+    return threats
+
+
 def check_file(path: Path) -> Config | None:
     """Validate either kind of config file; returns the full config for a thresholds file."""
     data = _read_yaml(path)
+    if path.name == THREATS_FILE:
+        parse_threats(data, str(path))
+        return None
     if isinstance(data, dict) and "areas" in data and "defaults" not in data:
         parse_taxonomy(data, str(path))
         return None

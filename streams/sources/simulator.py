@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import orjson
 
 from streams.backtest.incidents import KnownIncident
 from streams.sources.profiles import Profile, during
+from streams.sources.threat_traffic import CAMPAIGN_ADVERTISER, EMERGING_TAG, ThreatTraffic
 
 PROFILES: dict[str, Profile] = {
     "youth_safety": Profile(60, 50, minor=0.015),
@@ -131,6 +132,8 @@ class Simulator:
     # Drawn base rates (streams.sources.profiles.draw_profiles) instead of the built-in
     # ones; incidents then change each area's rates relative to its own.
     areas: dict[str, Profile] | None = None
+    # Tags, advertisers and the emergent-threat incidents (off: output unchanged).
+    threats: ThreatTraffic | None = None
     _seq: int = 0
 
     def __post_init__(self) -> None:
@@ -197,8 +200,17 @@ class Simulator:
                 "market": MARKETS[rng.randrange(len(MARKETS))],
                 "surface": SURFACES[rng.randrange(len(SURFACES))],
             }
+            if threats is not None:
+                tags = threats.tags()
+                if tags:
+                    event["tags"] = tags
+                if event["surface"] == "ad":
+                    event["advertiser_id"] = threats.advertiser()
             return event
 
+        threats = self.threats
+        if threats is not None:
+            yield from self._threat_events(threats, rng, area, now, base)
         for _ in range(_poisson(rng, p.reports * p.report_factor * factor)):
             e = base("report")
             e["reporter"] = "regulator" if rng.random() < p.regulator else (
@@ -215,6 +227,9 @@ class Simulator:
                 e["action"] = "reject_ad" if e["surface"] == "ad" else "remove"
                 e["minor_audience"] = rng.random() < p.minor
                 e["severity"] = rng.randint(1, 4)
+            if threats is not None and e["detection"] == "automated" and threats.active(
+                    "drop", area, now):
+                e["detection"] = "human"  # the classifier is down; people take over
             if rng.random() < 0.5:
                 e["source"] = "user_report"
                 occurred = dt.datetime.fromisoformat(str(e["occurred_at"]))
@@ -232,3 +247,18 @@ class Simulator:
             e["stage"] = "decided"
             e["outcome"] = "overturned" if rng.random() < p.overturn else "upheld"
             yield orjson.dumps(e)
+
+    def _threat_events(self, threats: ThreatTraffic, rng: random.Random, area: str,
+                       now: float, base: Callable[[str], dict[str, object]]) -> Iterator[bytes]:
+        """The extra events of the emerging-tag and concentration incidents."""
+        for kind, rate in threats.extra(area, now):
+            for _ in range(_poisson(threats.rng, rate)):
+                if kind == "emerging_tag":
+                    e = base("report")
+                    e["reporter"] = "user"
+                    e["tags"] = [EMERGING_TAG]
+                else:
+                    e = base("decision")
+                    e.update(surface="ad", advertiser_id=CAMPAIGN_ADVERTISER,
+                             verdict="violating", detection="automated", action="reject_ad")
+                yield orjson.dumps(e)
