@@ -93,6 +93,8 @@ def threat_rules(config: Config, grafana: str) -> list[dict[str, Any]]:
                 "runbook_url": f"{PIPELINE_RUNBOOK}#drops",
             },
         })
+    for rule in rules:
+        rule["annotations"][c.CONFIG_DIGEST_ANNOTATION] = config.digest
     return rules
 
 

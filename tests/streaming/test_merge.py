@@ -464,19 +464,19 @@ def test_closed_episodes_are_bounded_and_handed_out_without_changing_the_output(
         for name, lm in (("full", full), ("bounded", bounded)):
             rows[name] += [r for m in lm.merges.values() for r in m.evaluator.drain_rows()]
         taken += [e for m in bounded.merges.values() for e in m.take_closed()]
-        if n % 10 == 0:  # a restart of the area's owner, from its bounded snapshot
-            old = bounded.merges["youth_safety"]
-            state = msgspec.json.decode(msgspec.json.encode(old.to_state()))
-            kept = [msgspec.convert(e, Episode) for e in state["evaluator"]["episodes"]]
-            assert kept == [e for e in full.merges["youth_safety"].evaluator.episodes
-                            if e.ended_at is None]  # open ones only
-            sizes.append(len(kept))
-            new = AreaMerge(config, "youth_safety", list(per), keep_closed=0)
-            new.restore(state)
-            bounded.merges["youth_safety"] = new
+        if n % 10 == 0:  # a restart of every area's owner, from its bounded snapshot
+            for area, old in list(bounded.merges.items()):
+                state = msgspec.json.decode(msgspec.json.encode(old.to_state()))
+                kept = [msgspec.convert(e, Episode) for e in state["evaluator"]["episodes"]]
+                assert kept == [e for e in full.merges[area].evaluator.episodes
+                                if e.ended_at is None]  # open ones only
+                sizes.append(len(kept))
+                new = AreaMerge(config, area, list(per), keep_closed=0)
+                new.restore(state)
+                bounded.merges[area] = new
     closed = [e for m in full.merges.values() for e in m.evaluator.episodes
               if e.ended_at is not None]
-    assert len(closed) == 2  # the two youth_safety episodes the incidents cause
+    assert len(closed) >= 2  # the incidents' episodes, closed before the end
     assert sorted(taken, key=_ekey) == sorted(closed, key=_ekey)
     assert sorted(rows["bounded"], key=_key) == sorted(rows["full"], key=_key)
     assert not any(e.ended_at for m in bounded.merges.values() for e in m.evaluator.episodes)
