@@ -37,3 +37,15 @@ class Episode(msgspec.Struct, omit_defaults=True):
     # What an emergent-threat alert found (the tag, the advertiser share, the drop), for
     # the analyst: never a metric label. None for threshold alerts.
     detail: str | None = None
+
+
+_encode_episode = msgspec.json.Encoder().encode
+
+
+def episodes_jsonl(episodes: list[Episode], config_digest: str) -> bytes:
+    """One JSON object per episode, its fields then ``config_digest`` (the config that
+    raised it): appended to the encoded struct, as a hex digest needs no escaping."""
+    if not config_digest.isalnum():
+        raise ValueError(f"{config_digest!r} is not a config digest")
+    tail = b',"config_digest":"' + config_digest.encode() + b'"}\n'
+    return b"".join(_encode_episode(e)[:-1] + tail for e in episodes)

@@ -17,7 +17,7 @@ from signals.engine import Engine
 from signals.events import Rejected
 from signals.lines import decode_chunks
 from signals.pipeline import Pipeline
-from signals.records import Episode, SignalRow
+from signals.records import SignalRow
 
 _encoder = msgspec.json.Encoder()
 # Files bigger than this get a progress bar on a terminal; smaller ones finish in a blink.
@@ -146,12 +146,3 @@ def _write_rows(engine: Engine, out: IO[bytes] | None, keep: list[SignalRow] | N
         keep.extend(r for r in rows if r.market is None and (keep_only is None or keep_only(r)))
     if out is not None and rows:
         out.write(b"\n".join(_encoder.encode(r) for r in rows) + b"\n")
-
-
-def episodes_jsonl(episodes: list[Episode], config_digest: str) -> bytes:
-    """One JSON object per episode, its fields then ``config_digest`` (the config that
-    raised it): appended to the encoded struct, as a hex digest needs no escaping."""
-    if not config_digest.isalnum():
-        raise ValueError(f"{config_digest!r} is not a config digest")
-    tail = b',"config_digest":"' + config_digest.encode() + b'"}\n'
-    return b"".join(_encoder.encode(e)[:-1] + tail for e in episodes)

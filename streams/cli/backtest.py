@@ -27,7 +27,8 @@ def load_incidents_or_exit(path: Path, config: Config) -> list[KnownIncident]:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from streams.backtest.replay import Coverage, episodes_jsonl, run_backtest
+    from signals.records import episodes_jsonl
+    from streams.backtest.replay import Coverage, run_backtest
 
     config = load_or_exit(args.config)
     incidents = None

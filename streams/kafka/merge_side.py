@@ -25,7 +25,7 @@ from faust.types import TP
 
 from signals.config import Config
 from signals.merge import AreaMerge, decode, pane_partition
-from signals.records import Episode, SignalRow
+from signals.records import Episode, SignalRow, episodes_jsonl
 from signals.snapshots import KEEP_CLOSED_EPISODES
 from streams.kafka.options import WorkerOptions
 from streams.kafka.settings import MERGE_TABLE, KafkaSettings
@@ -132,7 +132,7 @@ class MergeSide:
             self._signals.write(b"".join(_encode(r) + b"\n" for r in rows))
             self._signals.flush()
         if closed and self._episode_log is not None:
-            self._episode_log.write(b"".join(_encode(e) + b"\n" for e in closed))
+            self._episode_log.write(episodes_jsonl(closed, self.config.digest))
             self._episode_log.flush()
         self.late_panes = sum(m.late_panes for m, _ in self.merges.values())
         self.on_closed()
@@ -146,7 +146,7 @@ class MergeSide:
 
     def _write_episodes(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(b"".join(_encode(e) + b"\n" for e in self.episodes()))
+        tmp.write_bytes(episodes_jsonl(self.episodes(), self.config.digest))
         os.replace(tmp, path)
 
     # --- Owner (streams.kafka.reader) -----------------------------------------------------

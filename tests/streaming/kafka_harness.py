@@ -224,10 +224,6 @@ def backtest(env: Env, events: Path) -> tuple[dict[tuple[Any, ...], dict[str, An
                    "--signals-out", str(signals))
     assert done.returncode == 0, done.stderr
     episodes = [json.loads(x) for x in done.stdout.splitlines() if x.strip()]
-    # The worker's --episodes-out does not name its config yet (streams/kafka is being
-    # rewritten); compare the rest, and the digest once the worker writes it too.
-    for e in episodes:
-        assert len(e.pop("config_digest")) == 12
     rows = read_jsonl(signals)
     keyed = dedupe_rows(rows)
     assert len(keyed) == len(rows)
