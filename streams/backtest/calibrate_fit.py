@@ -11,7 +11,7 @@ Where the budget allows less than one excursion in the history (a day of history
 budget of a fraction of a page per rule per day), the history cannot show the level; it is
 extrapolated from the highest remaining peak: for a surprise score by ``log10(1 / allowed)``
 (a score of s is a 10^-s chance per window if nothing changed, so each further point is ten
-times rarer), for a ratio or a value by the same number of ``EXTRA_STEP`` factors.
+times rarer), for a ratio or a value by the same number of ``1 + EXTRA_STEP`` factors.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Final
 
 # A value or ratio past the highest quiet peak by this factor per tenfold rarer target: a
-# stated, conservative guess (such tails are not known in general, unlike a surprise score's).
-EXTRA_STEP: Final = 0.1
+# stated guess (such tails are not known in general, unlike a surprise score's); 0.1 let a
+# small area's report volume page on its Poisson noise on a random-profile platform.
+EXTRA_STEP: Final = 0.2
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ def test_extrapolation_below_one_excursion_in_the_history() -> None:
     values = [0.0, 3.0, 0.0, 4.0, 0.0]
     # A score: each further point is ten times rarer, so 1/100 of an excursion is +2.
     assert fit_level(values, 0.01, 0, score=True, floor=2.0).level == pytest.approx(6.0)
-    # A value: 1.1 per tenfold: 4 x 1.21.
+    # A value: 1.2 per tenfold: 4 x 1.44.
     assert fit_level(values, 0.01, 0, score=False, floor=0.0).level == pytest.approx(
-        4.84)
+        5.76)
 
 
 def test_level_matches_the_known_quantile_of_a_surprise_score() -> None:
