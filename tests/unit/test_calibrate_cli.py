@@ -80,3 +80,16 @@ def test_one_incident_in_the_history_leaves_the_levels_close(
     # 25 % (the simulator draws its noise in the same order, not identically after it).
     far = [k for k in quiet if abs(noisy[k] - quiet[k]) > max(1.0, 0.25 * quiet[k])]
     assert len(far) <= len(quiet) // 20, far
+
+
+def test_missing_or_empty_history_is_refused_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.yaml"
+    assert main(["calibrate", "--events", str(tmp_path / "nope.jsonl"), "--out", str(out),
+                 "--quiet"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert main(["calibrate", "--events", str(empty), "--out", str(out), "--quiet"]) == 1
+    assert "nothing to calibrate" in capsys.readouterr().err
+    assert not out.exists()
