@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from streams.cli import alerts, backtest, governance, kafka, misc, run, tune
+from streams.cli import alerts, backtest, calibrate, governance, kafka, misc, run, tune
 
 DESCRIPTION = """\
 harmwatch: rolling harm signals per policy area, alerts through Prometheus.
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harmwatch", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (run, backtest, tune, misc, alerts, kafka, governance):
+    for group in (run, backtest, tune, calibrate, misc, alerts, kafka, governance):
         group.register(sub)
     return parser
 
