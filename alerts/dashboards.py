@@ -261,7 +261,7 @@ def stamp_digest(board: Board, digest: str) -> Board:
     """Name the config the board was generated from, in its description and as a tag
     (Grafana searches tags, so every board of one version is one click away)."""
     board["description"] = (f"{GENERATED_BY} Generated from config digest {digest}; the "
-                            "running process's digest is harmwatch_config_info{digest}.")
+                            f"running process's digest is {c.CONFIG_INFO}{{{c.DIGEST}}}.")
     board["tags"] = [*board.get("tags", []), f"{CONFIG_TAG_PREFIX}{digest}"]
     return board
 
