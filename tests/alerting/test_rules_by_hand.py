@@ -197,3 +197,54 @@ def test_the_garbage_case_fails_on_the_old_rule(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "FAILED" in result.stdout + result.stderr
     assert "got:[]" in result.stdout + result.stderr
+
+
+# --- a relative rule says what it judges (issue #10) ----------------------------------------
+
+def _tiny_relative_config() -> Config:
+    taxonomy = parse_taxonomy({"version": 1, "areas": {"youth_safety": {
+        "name": "Youth safety", "owner": "youth-safety-policy",
+        "runbook_url": "https://runbooks.example.com/harmwatch/youth_safety"}}})
+    return parse_thresholds({
+        "version": 1,
+        "defaults": {"minor_exposure": {"mode": "count_surprise", "window": "10m",
+                                        "step": "1m", "baseline": "1h", "min_ratio": 2.0,
+                                        "critical": 5, "for": "2m"}},
+        "areas": {"other": {"minor_exposure": {"enabled": False}}},
+    }, taxonomy)
+
+
+EXPECTED_Q = ('{{ with query `harmwatch_signal_expected{policy_area="youth_safety",market="",'
+              'signal="minor_exposure"}` }}{{ . | first | value | printf "%.4g" }}'
+              '{{ else }}no baseline{{ end }}')
+SCORE_Q = ('{{ with query `harmwatch_signal_score{policy_area="youth_safety",market="",'
+           'signal="minor_exposure"}` }}{{ . | first | value | printf "%.4g" }}'
+           '{{ else }}no score{{ end }}')
+LEVEL_Q = ('{{ with query `harmwatch_signal_threshold{policy_area="youth_safety",'
+           'signal="minor_exposure",severity="critical"}` }}'
+           '{{ . | first | value | printf "%.4g" }}{{ else }}5{{ end }}')
+
+
+def test_a_relative_rule_names_value_expected_and_score_against_its_level() -> None:
+    doc = yaml.safe_load(render_rules(_tiny_relative_config(), GRAFANA))
+    (rule,) = next(g for g in doc["groups"] if g["name"] == "harmwatch-harm")["rules"]
+    assert rule["alert"] == "YouthSafetyMinorExposureCritical"
+    assert rule["annotations"] == {
+        "summary": "Youth safety: minor_exposure far above the area's own baseline (surprise "
+                   "at or above the critical level)",
+        "description": "minor_exposure (violating decisions on content that reached or "
+                       f"targeted minors) is {VALUE} over the last 10m event-time window "
+                       f"against the area's expected {EXPECTED_Q} (decisions); its surprise "
+                       f"{SCORE_Q} is at or above the critical level {LEVEL_Q} (surprise: "
+                       "-log10 of the chance of a count this high given the area's baseline, "
+                       "so 5 means 1 in 100000). The breach lasted 2m of event time; the "
+                       "alert resolves once the surprise falls below 4.",
+        "value": VALUE,
+        "expected": EXPECTED_Q,
+        "score": SCORE_Q,
+        "threshold": LEVEL_Q,
+        "window": "10m",
+        "runbook_url": "https://runbooks.example.com/harmwatch/youth_safety",
+        "dashboard_url": "http://grafana.example:3000/d/harmwatch-youth-safety",
+        "config_digest": "eec02b70ab43",
+    }
