@@ -70,6 +70,11 @@ SIGNAL_VALUE: Final = "harmwatch_signal_value"
 SIGNAL_SAMPLES: Final = "harmwatch_signal_samples"
 SIGNAL_WINDOW_END: Final = "harmwatch_signal_window_end_timestamp_seconds"
 SIGNAL_THRESHOLD: Final = "harmwatch_signal_threshold"
+# Relative rules (signals/judges.py): the score the levels apply to, the baseline's expected
+# value in the signal's own unit, and 1 while the baseline is still warming up (cannot page).
+SIGNAL_SCORE: Final = "harmwatch_signal_score"
+SIGNAL_EXPECTED: Final = "harmwatch_signal_expected"
+SIGNAL_WARMING: Final = "harmwatch_signal_warming"
 SIGNAL_CLEAR_THRESHOLD: Final = "harmwatch_signal_clear_threshold"
 ALERT_STATE: Final = "harmwatch_alert_state"
 

@@ -34,16 +34,19 @@ from alerts.naming import (
 )
 from alerts.promql import (
     RATE_WINDOW,
+    expected_selector,
     invalid_ratio,
     legend,
+    score_selector,
     sel,
     threshold_selector,
     up_selector,
     value_selector,
 )
-from signals.config import SEVERITIES, Config, Severity
+from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.definitions import SIGNALS
 from signals.durations import format_duration
+from signals.judges import MEASURES
 
 DATASOURCE: Final = dm.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 UNITS: Final = {"count": "short", "ratio": "percentunit", "baseline": "short", "quantile": "s"}
@@ -162,6 +165,9 @@ def area_dashboard(config: Config, area: str) -> db.Dashboard:
                                    .mode(cm.GraphThresholdsStyleMode.OFF))
                  .legend(_legend(cm.LegendDisplayMode.LIST, cm.LegendPlacement.BOTTOM))
                  .tooltip(_tooltip(cm.TooltipDisplayMode.MULTI)))
+        if rule.relative:
+            board.with_panel(_relative_panel(panel, area, signal, rule))
+            continue
         steps: list[tuple[str, float | None]] = [("green", None)]
         for ref, sev in zip(("B", "C"), SEVERITIES, strict=True):
             level = rule.level(sev)
@@ -176,6 +182,36 @@ def area_dashboard(config: Config, area: str) -> db.Dashboard:
             f"{definition.description} ({definition.unit}), window "
             f"{format_duration(rule.window_s)}, direction {rule.direction}. Alerts: {names}."))
     return board
+
+
+def _right_axis() -> list[dm.DynamicConfigValue]:
+    return [dm.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+            dm.DynamicConfigValue(id_val="unit", value="short")]
+
+
+def _relative_panel(panel: timeseries.Panel, area: str, signal: str,
+                    rule: SignalRule) -> timeseries.Panel:
+    """A relative rule's levels are scores, not values of the signal: the raw value is drawn
+    next to the area's expected value, and the score with its levels on the right axis."""
+    definition = SIGNALS[signal]
+    panel.with_target(_target("B", f"max({expected_selector(area, signal)})", "expected"))
+    panel.override_by_name("expected", _threshold_line("blue"))
+    panel.with_target(_target("C", f"max({score_selector(area, signal)})", "score"))
+    panel.override_by_name("score", _right_axis())
+    for ref, sev in zip(("D", "E"), SEVERITIES, strict=True):
+        if rule.level(sev) is None:
+            continue
+        name = f"{sev} level"
+        panel.with_target(_target(ref, f"max({threshold_selector(area, signal, sev)})", name))
+        panel.override_by_name(name, [*_threshold_line(LINE_COLORS[sev]), *_right_axis()])
+    names = ", ".join(alert_name(area, signal, sev) for sev in SEVERITIES
+                      if rule.level(sev) is not None)
+    measure = MEASURES[rule.mode]
+    return panel.thresholds(_steps(("green", None))).description(
+        f"{definition.description} ({definition.unit}), window "
+        f"{format_duration(rule.window_s)}: value against the area's expected value (dashed); "
+        f"the {measure} (right axis) is what the levels apply to ({rule.mode}). "
+        f"Alerts: {names}.")
 
 
 def overview_dashboard(config: Config) -> db.Dashboard:
@@ -261,7 +297,7 @@ def stamp_digest(board: Board, digest: str) -> Board:
     """Name the config the board was generated from, in its description and as a tag
     (Grafana searches tags, so every board of one version is one click away)."""
     board["description"] = (f"{GENERATED_BY} Generated from config digest {digest}; the "
-                            "running process's digest is harmwatch_config_info{digest}.")
+                            f"running process's digest is {c.CONFIG_INFO}{{{c.DIGEST}}}.")
     board["tags"] = [*board.get("tags", []), f"{CONFIG_TAG_PREFIX}{digest}"]
     return board
 

@@ -54,3 +54,13 @@ FORMATS: Final[dict[str, ValueFormat]] = {
 def value_format(signal: str) -> ValueFormat:
     return FORMATS[SIGNALS[signal].kind]
 
+
+
+# A relative rule's score (surprise or ratio) is a plain number whatever the signal.
+SCORE_FORMAT: Final = FORMATS["count"]
+
+
+def expected_format(signal: str) -> ValueFormat:
+    """The baseline's expected value is in the signal's own unit; report_surge's is a count."""
+    kind = SIGNALS[signal].kind
+    return FORMATS["count" if kind == "baseline" else kind]

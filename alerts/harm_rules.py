@@ -11,9 +11,16 @@ from __future__ import annotations
 from typing import Any, Final
 
 from alerts import conventions as c
-from alerts.formats import value_format
+from alerts.formats import SCORE_FORMAT, expected_format, value_format
 from alerts.naming import ROUTING_SEVERITY, alert_name, area_dashboard_uid, dashboard_link
-from alerts.promql import query_text, state_selector, threshold_selector, value_selector
+from alerts.promql import (
+    expected_selector,
+    query_text,
+    score_selector,
+    state_selector,
+    threshold_selector,
+    value_selector,
+)
 from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.definitions import SIGNALS
 from signals.durations import format_duration
@@ -38,6 +45,16 @@ def harm_expr(area: str, signal: str, severity: Severity) -> str:
             f"(last_over_time({selector}[{format_duration(STALE_HOLD_S)}])) == {c.STATE_FIRING}")
 
 
+# What a relative rule's score means, for the alert text (see signals/judges.py).
+SCORE_MEANING: Final = {
+    "count_surprise": "surprise: -log10 of the chance of a count this high given the area's "
+                      "baseline, so 5 means 1 in 100000",
+    "rate_surprise": "surprise: -log10 of the chance of this many of n given the area's "
+                     "baseline rate, so 5 means 1 in 100000",
+    "baseline_ratio": "ratio: the value over the area's usual (median) value",
+}
+
+
 def _comparison(rule: SignalRule) -> tuple[str, str]:
     return ("at or above", "below") if rule.direction == "above" else ("at or below", "above")
 
@@ -56,6 +73,19 @@ def harm_rule(config: Config, area: str, signal: str, severity: Severity,
     trigger, resolve = _comparison(rule)
     word = "critical" if severity == "critical" else "warning"
     samples = f", at least {rule.min_samples} samples per window" if rule.min_samples else ""
+    annotations = _relative_annotations(area, signal, severity, rule, value, samples) \
+        if rule.relative else {
+            "summary": f"{info.name}: {signal} {trigger} the {word} threshold",
+            "description": (
+                f"{signal} ({definition.description}) is {value} over the last {window} "
+                f"event-time window; {word} threshold {threshold} ({definition.unit}). The "
+                f"breach lasted {format_duration(rule.for_s)} of event time{samples}; the alert "
+                f"resolves once the value falls {resolve} {fmt.py(clear)}."),
+            "value": value,
+            "threshold": threshold,
+        }
+    if rule.relative:
+        annotations["summary"] = f"{info.name}: {annotations['summary']}"
     return {
         "alert": alert_name(area, signal, severity),
         "expr": harm_expr(area, signal, severity),
@@ -68,19 +98,43 @@ def harm_rule(config: Config, area: str, signal: str, severity: Severity,
             c.TEAM: info.owner,
         },
         "annotations": {
-            "summary": f"{info.name}: {signal} {trigger} the {word} threshold",
-            "description": (
-                f"{signal} ({definition.description}) is {value} over the last {window} "
-                f"event-time window; {word} threshold {threshold} ({definition.unit}). The "
-                f"breach lasted {format_duration(rule.for_s)} of event time{samples}; the alert "
-                f"resolves once the value falls {resolve} {fmt.py(clear)}."),
-            "value": value,
-            "threshold": threshold,
+            **annotations,
             "window": window,
             "runbook_url": info.runbook_url,
             "dashboard_url": dashboard_link(grafana, area_dashboard_uid(area)),
             c.CONFIG_DIGEST_ANNOTATION: config.digest,
         },
+    }
+
+
+def _relative_annotations(area: str, signal: str, severity: Severity, rule: SignalRule,
+                          value: str, samples: str) -> dict[str, str]:
+    """A relative rule pages on a score against the area's own baseline: say so, with the
+    raw value and the expected one in the signal's unit and the score next to its level."""
+    level, clear = rule.level(severity), rule.clear_level(severity)
+    assert level is not None and clear is not None
+    definition = SIGNALS[signal]
+    measure = SCORE_MEANING[rule.mode].split(":")[0]
+    word = "critical" if severity == "critical" else "warning"
+    sfmt, efmt = SCORE_FORMAT, expected_format(signal)
+    expected = query_text(expected_selector(area, signal), efmt.pipe, "no baseline")
+    score = query_text(score_selector(area, signal), sfmt.pipe, "no score")
+    threshold = query_text(threshold_selector(area, signal, severity), sfmt.pipe,
+                           sfmt.py(level))
+    return {
+        "summary": f"{signal} far above the area's own baseline ({measure} at or above the "
+                   f"{word} level)",
+        "description": (
+            f"{signal} ({definition.description}) is {value} over the last "
+            f"{format_duration(rule.window_s)} event-time window against the area's expected "
+            f"{expected} ({definition.unit}); its {measure} {score} is at or above the {word} "
+            f"level {threshold} ({SCORE_MEANING[rule.mode]}). The breach lasted "
+            f"{format_duration(rule.for_s)} of event time{samples}; the alert resolves once the "
+            f"{measure} falls below {sfmt.py(clear)}."),
+        "value": value,
+        "expected": expected,
+        "score": score,
+        "threshold": threshold,
     }
 
 

@@ -14,6 +14,11 @@ Metric names (the contract with the generated rules and dashboards; each defined
 - ``harmwatch_signal_window_end_timestamp_seconds{policy_area,market,signal}``.
 - ``harmwatch_signal_threshold{policy_area,signal,severity}`` and
   ``harmwatch_signal_clear_threshold{...}``: levels from config.
+- ``harmwatch_signal_score{policy_area,market,signal}`` and ``harmwatch_signal_expected{...}``:
+  a relative rule's last judgement — the score its levels apply to (surprise or ratio) and
+  the baseline's expected value in the signal's own unit (absent while warming up).
+- ``harmwatch_signal_warming{policy_area,market,signal}``: 1 while a relative rule's baseline
+  has too little history of its own to judge (it cannot page yet), else 0.
 - ``harmwatch_alert_state{policy_area,market,signal,severity}``: 0 inactive, 1 pending,
   2 firing (decided by the engine in event time, so live equals backtest).
 - ``harmwatch_events_total{stream,policy_area,outcome}``: counted, duplicate, late.
@@ -68,6 +73,8 @@ class Snapshot:
 
     values: tuple[tuple[str, str, str, float, int, float], ...] = ()
     states: tuple[tuple[str, str, str, str, int], ...] = ()
+    # Relative rules only: (area, market, signal, score, expected, warming).
+    judgements: tuple[tuple[str, str, str, float | None, float | None, bool], ...] = ()
     watermark: float | None = None
     dedupe_ids: int = 0
 
@@ -77,13 +84,29 @@ def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
     """Values and alert states of one or many evaluators (the worker has one per area)."""
     values: list[tuple[str, str, str, float, int, float]] = []
     states: list[tuple[str, str, str, str, int]] = []
+    judged: list[tuple[str, str, str, float | None, float | None, bool]] = []
     for ev in evaluators:
         values.extend((key[0], key[1] or "", signal, float(row.value), row.n,
                        row.window_end.timestamp())
                       for (key, signal), row in ev.latest.items() if row.value is not None)
         states.extend((key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
                       for (key, signal, severity), m in ev.machines.items())
-    return Snapshot(tuple(values), tuple(states), watermark, remembered_ids)
+        judged.extend(_judgements(ev))
+    return Snapshot(tuple(values), tuple(states), tuple(judged), watermark, remembered_ids)
+
+
+def _judgements(ev: Evaluator) -> Iterator[tuple[str, str, str, float | None, float | None,
+                                                 bool]]:
+    # Every key of a relative rule, judged yet or not: a cold area must say it is warming.
+    for key in ev.keys():
+        for signal in ev.config.signals:
+            rule = ev.config.rule(key[0], signal)
+            if rule is None or not rule.relative:
+                continue
+            j = ev.judgements.get((key, signal))
+            warming = ev.warming(key, signal)
+            yield (key[0], key[1] or "", signal, None if j is None or warming else j.score,
+                   None if j is None else j.expected, warming)
 
 
 def take_snapshot(engine: Engine) -> Snapshot:
@@ -144,6 +167,23 @@ class HarmwatchCollector(Collector):
                     level.add_metric([area, signal, sev], lv)
                     clear.add_metric([area, signal, sev], cl)
         yield from (level, clear)
+
+        score = GaugeMetricFamily(c.SIGNAL_SCORE,
+                                  "Relative rule's score of the last window (surprise or ratio)",
+                                  labels=c.SIGNAL_LABELS)
+        expected = GaugeMetricFamily(c.SIGNAL_EXPECTED,
+                                     "Relative rule's expected value from the area's baseline",
+                                     labels=c.SIGNAL_LABELS)
+        warming = GaugeMetricFamily(c.SIGNAL_WARMING,
+                                    "1 while a relative rule's baseline is warming up",
+                                    labels=c.SIGNAL_LABELS)
+        for area, market, signal, sc, ex, warm in snap.judgements:
+            if sc is not None:
+                score.add_metric([area, market, signal], sc)
+            if ex is not None:
+                expected.add_metric([area, market, signal], ex)
+            warming.add_metric([area, market, signal], 1 if warm else 0)
+        yield from (score, expected, warming)
 
         state = GaugeMetricFamily(c.ALERT_STATE,
                                   "Alert state in event time: 0 inactive, 1 pending, 2 firing",

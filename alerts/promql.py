@@ -41,6 +41,15 @@ def value_selector(area: str, signal: str) -> str:
     return sel(c.SIGNAL_VALUE, {c.POLICY_AREA: area, c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal})
 
 
+def score_selector(area: str, signal: str) -> str:
+    return sel(c.SIGNAL_SCORE, {c.POLICY_AREA: area, c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal})
+
+
+def expected_selector(area: str, signal: str) -> str:
+    return sel(c.SIGNAL_EXPECTED, {c.POLICY_AREA: area, c.MARKET: c.WHOLE_AREA,
+                                   c.SIGNAL: signal})
+
+
 def threshold_selector(area: str, signal: str, severity: Severity) -> str:
     return sel(c.SIGNAL_THRESHOLD, {c.POLICY_AREA: area, c.SIGNAL: signal,
                                     c.SEVERITY: severity})

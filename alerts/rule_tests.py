@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from alerts import conventions as c
-from alerts.formats import value_format
+from alerts.formats import SCORE_FORMAT, expected_format, value_format
 from alerts.harm_rules import HARM_FOR_S, HARM_KEEP_FIRING_S, harm_alerts, harm_rule
 from alerts.naming import alert_name
 from alerts.pipeline_rules import pipeline_rules
@@ -42,9 +42,28 @@ def expected_harm_annotations(config: Config, area: str, signal: str, severity: 
     assert level is not None
     fmt = value_format(signal)
     annotations: dict[str, str] = harm_rule(config, area, signal, severity, grafana)["annotations"]
-    value_tpl, threshold_tpl = annotations["value"], annotations["threshold"]
-    return {key: text.replace(value_tpl, fmt.py(value)).replace(threshold_tpl, fmt.py(level))
-            for key, text in annotations.items()}
+    shown = {annotations["value"]: fmt.py(value)}
+    if rule.relative:
+        shown[annotations["threshold"]] = SCORE_FORMAT.py(level)
+        shown[annotations["score"]] = SCORE_FORMAT.py(_test_score(rule))
+        shown[annotations["expected"]] = expected_format(signal).py(_test_expected(rule))
+    else:
+        shown[annotations["threshold"]] = fmt.py(level)
+    out = {}
+    for key, text in annotations.items():
+        for template, rendered in shown.items():
+            text = text.replace(template, rendered)
+        out[key] = text
+    return out
+
+
+def _test_score(rule: SignalRule) -> float:
+    """A relative rule's score past every level (its value is then a count far above)."""
+    return _test_value(rule) + 0.5
+
+
+def _test_expected(rule: SignalRule) -> float:
+    return _test_value(rule) / 4
 
 
 def _harm_series(config: Config, values: str, span: int) -> list[dict[str, str]]:
@@ -55,6 +74,14 @@ def _harm_series(config: Config, values: str, span: int) -> list[dict[str, str]]
                                          {**TEST_INSTANCE, c.POLICY_AREA: area,
                                           c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal}),
                        "values": f"{value!r}x{span}"})
+        rule = config.rules[(area, signal)]
+        if rule.relative:
+            labels = {**TEST_INSTANCE, c.POLICY_AREA: area, c.MARKET: c.WHOLE_AREA,
+                      c.SIGNAL: signal}
+            series.append({"series": _series(c.SIGNAL_SCORE, labels),
+                           "values": f"{_test_score(rule)!r}x{span}"})
+            series.append({"series": _series(c.SIGNAL_EXPECTED, labels),
+                           "values": f"{_test_expected(rule)!r}x{span}"})
     for area, signal, severity in harm_alerts(config):
         level = config.rules[(area, signal)].level(severity)
         series.append({"series": _series(c.ALERT_STATE,

@@ -34,8 +34,10 @@ class Transition:
     severity: Severity
     change: Change
     at: dt.datetime
-    value: float | None
+    value: float | None  # what is compared with the threshold: a relative rule's score
     threshold: float
+    raw: float | None = None
+    expected: float | None = None  # raw and expected: None for an absolute rule
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,8 @@ class Evaluator:
                                   above=rule.direction == "above",
                                   min_samples=rule.min_samples, for_s=rule.for_s)
             if change is not None:
-                self._record(mkey, machine, change, end, judged_value, level)
+                self._record(mkey, machine, change, end, judged_value, level, (value, (
+                    judged.expected if judged else None)) if rule.relative else (None, None))
             elif machine.state == "firing":
                 self._open[mkey].peak_value = as_number(machine.peak)
             alerting = alerting or machine.state != "inactive"
@@ -280,10 +283,12 @@ class Evaluator:
         return value
 
     def _record(self, mkey: tuple[Key, str, Severity], machine: AlertMachine, change: Change,
-                end: int, value: float | None, level: float) -> None:
+                end: int, value: float | None, level: float,
+                judged: tuple[float | None, float | None]) -> None:
         key, signal, severity = mkey
         at = utc(end)
-        self.transitions.append(Transition(key, signal, severity, change, at, value, level))
+        self.transitions.append(Transition(key, signal, severity, change, at, value, level,
+                                           *judged))
         if change == "firing":
             mode = self.config.rules[(key[0], signal)].mode
             episode = Episode(key[0], key[1], signal, severity, at, None, as_number(machine.peak),

@@ -22,16 +22,29 @@ _SHORT = {
     "appeal_rate": "appeal%", "overturn_rate": "overturn%", "review_latency_p95": "p95 wait",
 }
 _STYLE = {"inactive": "green", "pending": "yellow", "firing": "bold white on red"}
+_WARMING = "dim italic"  # a relative rule without enough history of its own: cannot page
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
 
 
 def describe(t: Transition) -> str:
-    """One log line per alert change: area, signal, severity, value — never an id."""
+    """One log line per alert change: area, signal, severity, value — never an id.
+
+    A relative rule's level applies to a score, not to the signal: its line shows the raw
+    value, the area's expected value and the score against the level
+    (``value=18 expected=4.2 score=6.1≥5``) instead of a score next to "threshold".
+    """
     area, market = t.key
     where = area + (f"/{market}" if market else "")
-    value = "n/a" if t.value is None else f"{t.value:.4g}"
     stamp = t.at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (f"{stamp} {t.change.upper():9} {t.severity:8} {where} {t.signal} "
-            f"value={value} threshold={t.threshold:g}")
+    head = f"{stamp} {t.change.upper():9} {t.severity:8} {where} {t.signal} "
+    if t.raw is None and t.expected is None:
+        return head + f"value={_num(t.value)} threshold={t.threshold:g}"
+    cmp = "≥" if t.value is not None and t.value >= t.threshold else "<"
+    return head + (f"value={_num(t.raw)} expected={_num(t.expected)} "
+                   f"score={_num(t.value)}{cmp}{t.threshold:g}")
 
 
 def _fmt(signal: str, value: float | int | None) -> str:
@@ -69,6 +82,7 @@ class LiveView:
         signals = self.config.signals
         for signal in signals:
             table.add_column(_SHORT.get(signal, signal), justify="right")
+        warming = 0
         for area in self.config.areas:
             cells: list[Text | str] = [Text(self.config.taxonomy.info(area).name,
                                                  no_wrap=True, overflow="ellipsis")]
@@ -80,8 +94,11 @@ class LiveView:
                     if s != "inactive":
                         state = s
                         break
-                cells.append(Text(_fmt(signal, row.value if row else None),
-                                  style=_STYLE[state], no_wrap=True, overflow="ellipsis"))
+                warm = engine.evaluator.warming((area, None), signal)
+                warming += warm
+                text = _fmt(signal, row.value if row else None) + ("~" if warm else "")
+                cells.append(Text(text, style=_WARMING if warm and state == "inactive"
+                                  else _STYLE[state], no_wrap=True, overflow="ellipsis"))
             table.add_row(*cells)
         wm = engine.ingest.watermark
         clock = (dt.datetime.fromtimestamp(wm + engine.ingest.lateness, dt.UTC)
@@ -101,6 +118,10 @@ class LiveView:
         log = Text("\n".join(self.recent) or "no alert has fired yet", style="dim")
         parts: list[Text | Table | Panel] = [header, table,
                                              Panel(log, title="recent alerts (Ctrl-C to stop)")]
+        if warming:
+            parts.insert(1, Text(f"warming up (~): {warming} area signals judged against their "
+                                 "own baseline have too little history yet and cannot page",
+                                 style="yellow"))
         if self.phase:
             parts.insert(1, Text(self.phase, style="yellow"))
         return Group(*parts)

@@ -74,6 +74,9 @@ def test_labels_and_annotations_of_a_page(config: Config) -> None:
     assert "harmwatch_signal_value{" in ann["description"]
     assert "harmwatch_signal_threshold{" in ann["description"]
     assert "{{ else }}4{{ end }}" in ann["threshold"]
+    # minor_exposure is relative by default: value against expected, score against level.
+    assert "harmwatch_signal_expected{" in ann["description"]
+    assert "its surprise {{ with query `harmwatch_signal_score{" in ann["description"]
 
 
 def test_warn_is_a_ticket(config: Config) -> None:
@@ -81,7 +84,14 @@ def test_warn_is_a_ticket(config: Config) -> None:
                 if r["alert"] == "AdultNudityReportSurgeWarn")
     assert rule["labels"]["severity"] == "ticket"
     assert rule["labels"]["team"] == "adult-content-policy"
-    assert "{{ else }}4x{{ end }}" in rule["annotations"]["threshold"]
+    # report_surge is count_surprise by default: its level 4 is a surprise score, printed as
+    # a plain number (not "4x", the unit of the absolute surge ratio).
+    ann = rule["annotations"]
+    assert "{{ else }}4{{ end }}" in ann["threshold"]
+    assert "harmwatch_signal_score{" in ann["score"] and "harmwatch_signal_score{" in \
+        ann["description"]
+    assert "harmwatch_signal_expected{" in ann["expected"]
+    assert "the area's expected" in ann["description"]
 
 
 def test_pipeline_alerts_route_to_engineering(config: Config) -> None:

@@ -39,9 +39,10 @@ STATE = {"policy_area": "youth_safety", "market": "", "signal": "minor_exposure"
 ROUTING_KEY = "test-routing-key-5b1e"
 PD_DETAILS = {"firing", "resolved", "num_firing", "num_resolved", "value", "threshold",
               "window", "runbook", "dashboard"}
-# At 60x, one minute of event time (the windows' step) passes in one second: the simulated
-# incident (from 10m for 10 minutes) pages about 14 s after the replay starts and resolves
-# in the engine about 11 s later.
+# At 60x, one minute of event time (the windows' step) passes in one second. minor_exposure
+# is judged against the area's own baseline (count_surprise, 1h baseline of 1-minute steps
+# over 10-minute windows): it warms up after 30 judged windows past the 9 overlapping ones,
+# about 40 minutes of event time, and cannot page before. The incident starts at 45m.
 SPEED = "60"
 
 
@@ -70,8 +71,8 @@ def sink() -> Iterator[Sink]:
 def test_incident_pages_and_resolves(tmp_path: Path, procs: Processes, sink: Sink,
                                      record_property: Callable[[str, object], None]) -> None:
     events = tmp_path / "incident.jsonl"
-    subprocess.run([HARMWATCH, "simulate", "--out", str(events), "--duration", "30m",
-                    "--incidents", "1", "--incidents-after", "8m"], check=True,
+    subprocess.run([HARMWATCH, "simulate", "--out", str(events), "--duration", "70m",
+                    "--incidents", "1", "--incidents-after", "45m"], check=True,
                    capture_output=True, timeout=120)
 
     key_file = tmp_path / "routing-key"
@@ -117,11 +118,18 @@ def test_incident_pages_and_resolves(tmp_path: Path, procs: Processes, sink: Sin
                                "policy_area": "youth_safety", "signal": "minor_exposure",
                                "team": "youth-safety-policy"}
     ann = alert["annotations"]
-    assert float(ann["value"]) >= 12 and float(ann["threshold"]) == 12
-    assert ann["window"] == "5m"
+    # youth_safety pages at surprise 4 (config/thresholds.yaml); the alert says what was
+    # judged: the raw count against the area's expected count, the score against the level.
+    assert float(ann["threshold"]) == 4
+    assert float(ann["score"]) >= 3.2  # at or above the clear level while it fires
+    # A scored window is material: at least twice (min_ratio) the expected count.
+    assert float(ann["expected"]) > 0 and float(ann["value"]) >= 2 * float(ann["expected"])
+    assert ann["window"] == "10m"
     assert ann["runbook_url"] == "https://runbooks.example.com/harmwatch/youth_safety"
     assert ann["dashboard_url"] == "http://localhost:3000/d/harmwatch-youth-safety"
-    assert f"is {ann['value']} over the last 5m" in ann["description"]
+    assert (f"is {ann['value']} over the last 10m event-time window against the area's "
+            f"expected {ann['expected']} (decisions); its surprise {ann['score']} is at or "
+            "above the critical level 4 (surprise: -log10 of the chance") in ann["description"]
     assert page.body["groupLabels"] == {"alertname": ALERT, "policy_area": "youth_safety"}
 
     # The same page through the PagerDuty receiver, rendered by our templates.
@@ -134,10 +142,10 @@ def test_incident_pages_and_resolves(tmp_path: Path, procs: Processes, sink: Sin
     details = payload["custom_details"]
     assert set(details) == PD_DETAILS
     assert details["value"] == ann["value"] and details["threshold"] == ann["threshold"]
-    assert details["window"] == "5m"
+    assert details["window"] == "10m"
     assert details["runbook"] == ann["runbook_url"]
     assert details["dashboard"] == ann["dashboard_url"]
-    assert f"value {ann['value']}, threshold 12, window 5m" in details["firing"]
+    assert f"value {ann['value']}, threshold 4, window 10m" in details["firing"]
     assert {link["href"] for link in pd["links"]} == {ann["runbook_url"],
                                                      ann["dashboard_url"]}
 

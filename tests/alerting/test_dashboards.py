@@ -24,7 +24,7 @@ import yaml
 
 from alerts.dashboards import all_dashboards, render_dashboard
 from alerts.naming import DATASOURCE_UID, FOLDER_UID, area_dashboard_uid
-from signals.config import SEVERITIES, Config
+from signals.config import SEVERITIES, Config, SignalRule
 from tests.alerting.alerting_stack import DASHBOARDS, HARMWATCH, RULES
 
 TOKEN = "glsa_test_token_0123456789"
@@ -78,6 +78,9 @@ def test_area_panels_draw_warn_and_critical_lines(config: Config) -> None:
             panel = by_title[signal]
             exprs = {t["legendFormat"]: t["expr"] for t in panel["targets"]}
             assert f'signal="{signal}"' in exprs["value"] and area in exprs["value"]
+            if rule.relative:
+                _check_relative_panel(panel, exprs, area, signal, rule)
+                continue
             for sev in SEVERITIES:
                 if rule.level(sev) is None:
                     assert sev not in exprs
@@ -94,6 +97,27 @@ def test_area_panels_draw_warn_and_critical_lines(config: Config) -> None:
         assert "Pages" in names and "Tickets" in names
         pages = next(a for a in board["annotations"]["list"] if a["name"] == "Pages")
         assert f'policy_area="{area}"' in pages["expr"] and "ALERTS{" in pages["expr"]
+
+
+def _check_relative_panel(panel: dict[str, Any], exprs: dict[str, str], area: str,
+                          signal: str, rule: SignalRule) -> None:
+    """A relative rule's levels are scores: they sit on the right axis beside the score, and
+    the raw value's axis carries the area's expected value, never a score level."""
+    whole = f'{{policy_area="{area}",market="",signal="{signal}"}}'
+    assert exprs["expected"] == f"max(harmwatch_signal_expected{whole})"
+    assert exprs["score"] == f"max(harmwatch_signal_score{whole})"
+    right = {o["matcher"]["options"] for o in panel["fieldConfig"]["overrides"]
+             if {"id": "custom.axisPlacement", "value": "right"} in o["properties"]}
+    for sev in SEVERITIES:
+        if rule.level(sev) is None:
+            assert f"{sev} level" not in exprs
+            continue
+        assert f'harmwatch_signal_threshold{{policy_area="{area}",signal="{signal}",' \
+               f'severity="{sev}"}}' in exprs[f"{sev} level"]
+        assert f"{sev} level" in right
+    assert "score" in right and "value" not in right and "expected" not in right
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None]
 
 
 def test_dashboard_settings_survive_the_builders(config: Config) -> None:

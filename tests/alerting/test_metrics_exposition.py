@@ -31,8 +31,10 @@ def test_promtool_check_metrics_on_a_running_exporter(procs: Processes) -> None:
     def populated() -> str | None:
         text = http_get(url).decode()
         # The simulator's invalid lines are rare: wait for the first so its counter exists.
+        # Relative rules' judgements appear once their baselines are warm (within the hour).
         wanted = ("harmwatch_signal_value{", "harmwatch_last_event_received_timestamp_seconds{",
-                  "harmwatch_invalid_events_total{")
+                  "harmwatch_invalid_events_total{", "harmwatch_signal_score{",
+                  "harmwatch_signal_expected{", "harmwatch_signal_warming{")
         return text if all(w in text for w in wanted) else None
 
     text = poll("signal values on /metrics", populated, timeout_s=90, every_s=0.5)
