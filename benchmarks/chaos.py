@@ -166,7 +166,8 @@ def run(args: argparse.Namespace) -> Outcome:
 
     rng = random.Random(args.seed)
     faults = plan(rng, args.faults)
-    rate = args.rate or max(50.0, args.events / (args.faults * 11.5 + 20))
+    # A fault takes 8-15 s to come and up to 15 s to play out: spread the input over them all.
+    rate = args.rate or max(50.0, args.events / (args.faults * 20 + 10))
     log(f"seed {args.seed}; {args.faults} faults planned: {', '.join(faults)}; "
         f"{args.events:,} events at {rate:,.0f}/s; idle after {args.idle_after:g}s; work {work}")
     raw, events = work / "simulated.jsonl", work / "events.jsonl"
