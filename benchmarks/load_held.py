@@ -176,7 +176,7 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
         sample = {"t": round(now - t0), "lag": sum(_LAG.values()),
                   "load1": os.getloadavg()[0],
                   "cpu_pct": {n: round(100 * (cur[n][0] - last[n][0]) / (now - last_t))
-                              for n in pids},
+                              for n in pids if cur[n][1] > 0},  # RSS 0: it has exited
                   "rss_mib": {n: round(cur[n][1]) for n in pids}}
         samples.append(sample)
         last, last_t = cur, now
