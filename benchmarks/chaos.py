@@ -246,33 +246,45 @@ def report(out: Outcome, t: Truth, log: Callable[[str], None]) -> None:
     print(out.table(), flush=True)
 
 
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except where there is none (the text then says what happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Chaos run against a real local Kafka broker: two harmwatch workers, "
                     "one fault every 8-15 s from a logged seed, then every worker's signal "
                     "rows united and compared with `harmwatch backtest --partitions N` of "
                     "the same file. Exit 0 on an exact match, 1 on any difference.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--seed", type=int, default=7, help="seed of the input and the faults")
-    p.add_argument("--faults", type=int, default=7,
+        formatter_class=DefaultsHelp)
+    p.add_argument("--seed", type=int, metavar="N", default=7,
+                   help="seed of the input and the faults")
+    p.add_argument("--faults", type=int, metavar="N", default=7,
                    help=f"faults to inject; the first {len(FAULTS)} are one of each kind "
                         f"({', '.join(FAULTS)})")
-    p.add_argument("--events", type=int, default=40_000, help="about this many input lines")
-    p.add_argument("--rate", type=float, default=None,
+    p.add_argument("--events", type=int, metavar="N", default=40_000,
+                   help="about this many input lines")
+    p.add_argument("--rate", type=float, metavar="EVENTS_PER_S", default=None,
                    help="producer events/s (default: spread the events over the faults)")
-    p.add_argument("--partitions", type=int, default=6, help="partitions per source topic")
-    p.add_argument("--idle-after", type=float, default=3.0,
+    p.add_argument("--partitions", type=int, metavar="N", default=6,
+                   help="partitions per source topic")
+    p.add_argument("--idle-after", type=float, metavar="S", default=3.0,
                    help="the workers' --idle-after (idle timeout, s)")
-    p.add_argument("--quiet-every", type=float, default=25.0,
+    p.add_argument("--quiet-every", type=float, metavar="S", default=25.0,
                    help="a quiet stretch of the appeals stream every this many s of producing")
-    p.add_argument("--quiet-len", type=float, default=9.0,
+    p.add_argument("--quiet-len", type=float, metavar="S", default=9.0,
                    help="length of each quiet stretch (s of producing; above --idle-after)")
-    p.add_argument("--settle-timeout", type=float, default=600.0,
+    p.add_argument("--settle-timeout", type=float, metavar="S", default=600.0,
                    help="give up waiting for lag 0 and no new rows after this long (s)")
-    p.add_argument("--max-crashes", type=int, default=0,
+    p.add_argument("--max-crashes", type=int, metavar="N", default=0,
                    help="worker exits nobody asked for that still pass (a crash loop fails)")
-    p.add_argument("--work", help="directory for the input, logs and rows (default: a temp "
-                                  "dir, kept)")
+    p.add_argument("--work", metavar="DIR",
+                   help="directory for the input, logs and rows (default: a temp dir, kept)")
     p.add_argument("--label", help="name of the run in the table (default: the seed)")
     return p
 

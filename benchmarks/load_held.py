@@ -41,14 +41,14 @@ STREAM_TOPIC = {b'"type":"decision"': "decisions", b'"type":"appeal"': "appeals"
 
 
 def produce(broker: str, prefix: str, schedule: list[tuple[float, float]], marks: Path,
-            scale: float) -> None:
+            scale: float, seed: int) -> None:
     """Send simulated events at each (rate, seconds) of ``schedule`` in turn."""
     from kafka import KafkaProducer
 
     from streams.sources.simulator import Simulator
 
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    sim = Simulator(start=start, seed=5, duplicate_rate=0.0, scale=scale)
+    sim = Simulator(start=start, seed=seed, duplicate_rate=0.0, scale=scale)
     producer = KafkaProducer(bootstrap_servers=broker, linger_ms=20,
                              batch_size=512 * 1024, acks="all")
     lines = sim.lines(10**9)
@@ -132,6 +132,16 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[max(0, int(len(xs) * q) - 1)] if xs else float("nan")
 
 
+def _merge_marks(each: list[list[tuple[float, int]]]) -> list[tuple[float, int]]:
+    """One (time, messages sent by all producers so far) series from one per producer."""
+    sent = [0] * len(each)
+    out = []
+    for t, k, i in sorted((t, k, i) for k, marks in enumerate(each) for t, i in marks):
+        sent[k] = i
+        out.append((t, sum(sent)))
+    return out
+
+
 def _read_marks(path: Path) -> list[tuple[float, int]]:
     out = []
     for line in path.read_text().splitlines():
@@ -144,13 +154,16 @@ def _read_marks(path: Path) -> list[tuple[float, int]]:
 def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any],
               args: argparse.Namespace) -> list[dict[str, Any]]:
     """Run the producer over ``schedule``; one result per schedule step."""
-    marks_path = ctx["tmp"] / f"marks-{name}.txt"
-    prod = subprocess.Popen([sys.executable, __file__, "--produce", ctx["broker"],
-                             ctx["prefix"], json.dumps(schedule), str(marks_path),
-                             str(max(rate for rate, _ in schedule) / 25)],
-                            cwd=ctx["repo"])
+    # n producers, each at 1/n of the rate with its own simulator seed (so ids differ).
+    n = args.producers
+    share = [(rate / n, seconds) for rate, seconds in schedule]
+    paths = [ctx["tmp"] / f"marks-{name}-{k}.txt" for k in range(n)]
+    prods = [subprocess.Popen([sys.executable, __file__, "--produce", ctx["broker"],
+                               ctx["prefix"], json.dumps(share), str(paths[k]),
+                               str(max(rate for rate, _ in share) / 25), str(5 + k)],
+                              cwd=ctx["repo"]) for k in range(n)]
     ports = ctx["ports"]
-    pids = {"broker": ctx["broker_pid"], "producer": prod.pid,
+    pids = {"broker": ctx["broker_pid"], **{f"producer{k + 1}": p.pid for k, p in enumerate(prods)},
             **{f"worker{k}": p for k, p in enumerate(ctx["worker_pids"], 1)}}
     scrapes: list[tuple[float, float]] = []
     samples: list[dict[str, Any]] = []
@@ -169,7 +182,7 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
     t0 = time.monotonic()
     last = {n: _proc(p) for n, p in pids.items()}
     last_t = t0
-    while prod.poll() is None:
+    while any(p.poll() is None for p in prods):
         time.sleep(10 - (time.monotonic() - t0) % 10)
         now = time.monotonic()
         cur = {n: _proc(p) for n, p in pids.items()}
@@ -186,7 +199,7 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
     time.sleep(3)
     stop.set()
     thread.join()
-    marks = _read_marks(marks_path)
+    marks = _merge_marks([_read_marks(path) for path in paths])
     results = []
     begin = marks[0][0] if marks else t0
     for rate, seconds in schedule:
@@ -213,18 +226,27 @@ def sustained(r: dict[str, Any]) -> bool:
             and r["p99_s"] <= 1.0)
 
 
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except where there is none (the text then says what happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--produce":
-        broker, prefix, schedule, marks, scale = sys.argv[2:7]
+        broker, prefix, schedule, marks, scale, seed = sys.argv[2:8]
         produce(broker, prefix, [tuple(x) for x in json.loads(schedule)], Path(marks),
-                float(scale))
+                float(scale), int(seed))
         return 0
     p = argparse.ArgumentParser(
         description="Two harmwatch workers under a steady producer, broker and producer on "
                     "the same machine: a rate ramp to find the saturation point, then a "
                     "long hold with p50/p99 produce->/metrics latency, lag, RSS and CPU "
                     "per process every 10 s.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelp)
     p.add_argument("--ramp", default="5000,10000,15000,20000",
                    help="comma-separated rates (events/s) of the ramp; empty: no ramp")
     p.add_argument("--step-s", type=float, default=40.0, help="seconds per ramp step")
@@ -232,6 +254,8 @@ def main() -> int:
                    help="rate of the hold (default: the highest sustained ramp step)")
     p.add_argument("--hold-s", type=float, default=600.0, help="seconds of the hold")
     p.add_argument("--scrape-s", type=float, default=0.25, help="/metrics scrape interval")
+    p.add_argument("--producers", type=int, default=1,
+                   help="producer processes sharing the rate (one is CPU-bound first)")
     p.add_argument("--out", default=None, help="write all figures here as JSON")
     args = p.parse_args()
 
