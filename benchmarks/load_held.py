@@ -101,6 +101,13 @@ def _counted(port: int) -> float | None:
 _LAG: dict[int, float] = {}
 
 
+def _outcome(port: int, outcome: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("harmwatch_events_total{") and f'outcome="{outcome}"' in line)
+
+
 def _proc(pid: int) -> tuple[float, float]:
     """(CPU seconds, RSS MiB) of ``pid`` and its children threads, from /proc."""
     try:
@@ -154,13 +161,15 @@ def _read_marks(path: Path) -> list[tuple[float, int]]:
 def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any],
               args: argparse.Namespace) -> list[dict[str, Any]]:
     """Run the producer over ``schedule``; one result per schedule step."""
-    # n producers, each at 1/n of the rate with its own simulator seed (so ids differ).
+    # n producers, each at 1/n of the rate with its own simulator seed: ids carry the seed,
+    # and a seed used twice would send the ids of an earlier phase again (duplicates).
     n = args.producers
     share = [(rate / n, seconds) for rate, seconds in schedule]
     paths = [ctx["tmp"] / f"marks-{name}-{k}.txt" for k in range(n)]
     prods = [subprocess.Popen([sys.executable, __file__, "--produce", ctx["broker"],
                                ctx["prefix"], json.dumps(share), str(paths[k]),
-                               str(max(rate for rate, _ in share) / 25), str(5 + k)],
+                               str(max(rate for rate, _ in share) / 25),
+                               str(ctx["seeds"].pop())],
                               cwd=ctx["repo"]) for k in range(n)]
     ports = ctx["ports"]
     pids = {"broker": ctx["broker_pid"], **{f"producer{k + 1}": p.pid for k, p in enumerate(prods)},
@@ -199,6 +208,9 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
     time.sleep(3)
     stop.set()
     thread.join()
+    print(f"{name}: outcomes so far (both workers) " + str({o: sum(_outcome(p, o) for p in ports)
+                                                          for o in ("counted", "duplicate",
+                                                                    "late")}), flush=True)
     marks = _merge_marks([_read_marks(path) for path in paths])
     results = []
     begin = marks[0][0] if marks else t0
@@ -278,7 +290,8 @@ def main() -> int:
         ctx = {"tmp": tmp, "broker": kafka.bootstrap, "prefix": env.prefix,
                "repo": str(Path(__file__).resolve().parents[1]),
                "ports": [w.port for w in workers], "broker_pid": kafka.pid(),
-               "worker_pids": [w.proc.pid for w in workers if w.proc is not None]}
+               "worker_pids": [w.proc.pid for w in workers if w.proc is not None],
+               "seeds": list(range(1000, 5, -1))}
         ramp = [float(x) for x in args.ramp.split(",") if x.strip()]
         if ramp:
             results += run_phase("ramp", [(r, args.step_s) for r in ramp], ctx, args)
