@@ -45,11 +45,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """30 minutes of simulated traffic (~30k events, two incidents that page), no late
-    events, so that how partitions interleave cannot change any window."""
+    """50 minutes of simulated traffic (~50k events, two incidents that page once the
+    baselines are warm), no late events, so that how partitions interleave cannot change
+    any window."""
     tmp = tmp_path_factory.mktemp("events")
     env = Env("127.0.0.1:1", tmp)
-    path = simulate(env, tmp / "events.jsonl", "30m", "--invalid-rate", "0.001")
+    path = simulate(env, tmp / "events.jsonl", "50m", "--invalid-rate", "0.001")
     pipeline = run_backtest(load_config(), path)
     assert pipeline.engine.ingest.late == 0
     assert pipeline.engine.ingest.duplicates > 0  # the simulator redelivers some ids
@@ -519,34 +520,34 @@ def test_worker_reloads_thresholds_and_audits_a_good_and_a_broken_file(
         shutil.copy(REPO / "config" / name, conf / name)
     thresholds = conf / "thresholds.yaml"
     text = thresholds.read_text()
-    assert text.count("    warn: 1500\n") == 1  # report_volume's default warn level
+    level = "      warn: 3\n      critical: 4\n"  # youth_safety's minor_exposure override
+    assert text.count(level) == 1
     assert env.run("topics", "create").returncode == 0
     w = _start(workers, Worker(env, "reload", "--config", str(thresholds)))
     start = wait_until(lambda: _audit(w), 90, "the audit line of the config at start")
     assert [r["trigger"] for r in start] == ["start"] and start[0]["event"] == "accepted"
     first = start[0]["digest"]
 
-    thresholds.write_text(text.replace("    warn: 1500\n", "    warn: 1400\n"))
+    thresholds.write_text(text.replace(level, level.replace("4", "5")))
     lines = wait_until(lambda: len(a := _audit(w)) >= 2 and a, 30, "the reload's audit line")
     reload = lines[1]
     assert (reload["event"], reload["trigger"], reload["previous_digest"]) == (
         "accepted", "reload", first)
-    assert {c["old"] for c in reload["changes"]} == {1500.0}
-    assert {c["new"] for c in reload["changes"]} == {1400.0}
-    assert all(c["field"].endswith("report_volume.warn") for c in reload["changes"])
+    assert reload["changes"] == [{"field": "areas.youth_safety.minor_exposure.critical",
+                                  "old": 4.0, "new": 5.0}]
 
     def threshold_shown() -> bool:
-        return metric_sum(w.metrics(), "harmwatch_signal_threshold", signal="report_volume",
-                          severity="warn", policy_area="youth_safety") == 1400
+        return metric_sum(w.metrics(), "harmwatch_signal_threshold", signal="minor_exposure",
+                          severity="critical", policy_area="youth_safety") == 5
 
     wait_until(threshold_shown, 30, "/metrics showing the new level")
 
     time.sleep(1.1)  # a new mtime on filesystems with one-second resolution
-    thresholds.write_text(text.replace("    warn: 1500\n", "    warn: lots\n"))
+    thresholds.write_text(text.replace(level, level.replace("4", "lots")))
     lines = wait_until(lambda: len(a := _audit(w)) >= 3 and a, 30, "the refusal's audit line")
     refused = lines[2]
     assert refused["event"] == "refused" and refused["in_force"] == reload["digest"]
-    assert "thresholds.yaml" in refused["reason"] and "warn" in refused["reason"]
+    assert "thresholds.yaml" in refused["reason"] and "critical" in refused["reason"]
     assert "config refused" in w.stderr
     assert w.alive(), w.stderr[-3000:]
 
@@ -555,8 +556,8 @@ def test_worker_reloads_thresholds_and_audits_a_good_and_a_broken_file(
     env.produce(events)
     wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total",
                                   outcome="counted") == 50, 60, "50 counted events")
-    assert metric_sum(w.metrics(), "harmwatch_signal_threshold", signal="report_volume",
-                      severity="warn", policy_area="youth_safety") == 1400
+    assert metric_sum(w.metrics(), "harmwatch_signal_threshold", signal="minor_exposure",
+                      severity="critical", policy_area="youth_safety") == 5
     assert len(_audit(w)) == 3 and w.alive()
 
 
