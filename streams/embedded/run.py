@@ -20,6 +20,7 @@ from signals.pipeline import Pipeline
 from signals.threats_config import ThreatsConfig
 from streams.config_files import ConfigWatcher
 from streams.embedded.live import LiveView, log_transitions
+from streams.embedded.threat_panel import ThreatLog
 from streams.ports import DEFAULT_METRICS_PORT
 from streams.sources.simulator import Simulator, schedule
 from streams.sources.threat_traffic import ThreatTraffic, threat_schedule
@@ -117,6 +118,7 @@ class EmbeddedJob:
         self.live = sys.stdout.isatty() if opts.live is None else opts.live
         self.view = LiveView(config, self.pipeline, opts.metrics_port)
         self.watcher = ConfigWatcher(opts.config_path, config, opts.audit_log)
+        self.threat_log = ThreatLog()  # threat episodes as lines, without the live view
 
     def run(self) -> int:
         opts, pipeline, collector = self.opts, self.pipeline, self.collector
@@ -135,7 +137,7 @@ class EmbeddedJob:
             else:
                 self._loop(None)
             engine.flush()
-            _publish(pipeline, collector, view, live)
+            _publish(pipeline, collector, view, live, self.threat_log)
             if (opts.events is not None and not opts.exit_at_end
                     and opts.metrics_port is not None):
                 print(f"replay finished: {engine.ingest.counted:,} events counted; serving "
@@ -181,7 +183,7 @@ class EmbeddedJob:
                     if delay > 0:
                         time.sleep(delay)
             if engine.evaluator.transitions or engine.evaluator.rows:
-                _publish(pipeline, collector, view, live)
+                _publish(pipeline, collector, view, live, self.threat_log)
             now = time.monotonic()
             if now - last_reload >= 1.0:
                 last_reload = now
@@ -198,7 +200,7 @@ def run(config: Config, opts: RunOptions) -> int:
 
 
 def _publish(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
-             live: bool) -> None:
+             live: bool, threat_log: ThreatLog) -> None:
     engine = pipeline.engine
     transitions = engine.evaluator.drain_transitions()
     engine.evaluator.drain_rows()
@@ -207,6 +209,7 @@ def _publish(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
         view.note(transitions)
     else:
         log_transitions(transitions, sys.stdout)
+        threat_log.write(engine.threats, sys.stdout)
 
 
 def _reload(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
