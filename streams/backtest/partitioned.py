@@ -23,12 +23,13 @@ from typing import IO
 
 import msgspec
 
-from signals.config import SEVERITIES, Config
+from signals.config import Config
 from signals.events import Rejected, decode_event
 from signals.local_merge import LocalMerge
 from signals.pipeline import Pipeline
 from signals.records import SignalRow
-from streams.backtest.replay import PROGRESS_MIN_BYTES, RejectWriter
+from signals.threats_config import ThreatsConfig
+from streams.backtest.replay import PROGRESS_MIN_BYTES, RejectWriter, sort_episodes
 from streams.backtest.replay import _lines as progress_lines
 
 _encoder = msgspec.json.Encoder()
@@ -58,12 +59,13 @@ def _lines(path: Path, stack: ExitStack) -> Iterator[bytes]:
 
 def run_partitioned(config: Config, events: Path, partitions: int,
                     signals_out: Path | None = None, rejects_out: Path | None = None,
-                    keep_rows: list[SignalRow] | None = None) -> Pipeline:
+                    keep_rows: list[SignalRow] | None = None,
+                    threats: ThreatsConfig | None = None) -> Pipeline:
     """Replay ``events`` through ``partitions`` partitions per stream. Returns a
     :class:`Pipeline` whose engine holds the merged episodes and the partitions' summed
     counters, so the reports read it as they read a single-engine backtest. Raises
     OSError."""
-    merge = LocalMerge(config, sources(partitions))
+    merge = LocalMerge(config, sources(partitions), threats=threats)
     offsets = dict.fromkeys(merge.parts, 0)
     newest = float("-inf")
     with ExitStack() as stack:
@@ -93,11 +95,9 @@ def run_partitioned(config: Config, events: Path, partitions: int,
             merge.watermark((int(newest // config.pane_s) + 1) * config.pane_s)
         _write(merge, out, keep_rows)
     engine = pipeline.engine
-    # By start, then as one evaluator lists what starts together: warn before critical.
-    engine.evaluator.episodes = sorted(
-        (e for m in merge.merges.values() for e in m.evaluator.episodes),
-        key=lambda e: (e.started_at, e.policy_area, e.market or "", e.signal,
-                       SEVERITIES.index(e.severity)))
+    engine.evaluator.episodes = sort_episodes(
+        e for m in merge.merges.values()
+        for e in [*m.evaluator.episodes, *(m.threats.episodes if m.threats else [])])
     parts = [p.ingest for p in merge.parts.values()]
     engine.ingest.counted = sum(i.counted for i in parts)
     engine.ingest.duplicates = sum(i.duplicates for i in parts)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, BinaryIO
 
 import msgspec
 
-from signals.config import Config
+from signals.config import SEVERITIES, Config
 from signals.engine import Engine
 from signals.events import Rejected
 from signals.lines import decode_chunks
 from signals.pipeline import Pipeline
-from signals.records import SignalRow
+from signals.records import Episode, SignalRow
+from signals.threats_config import ThreatsConfig
 
 _encoder = msgspec.json.Encoder()
 # Files bigger than this get a progress bar on a terminal; smaller ones finish in a blink.
@@ -93,11 +94,12 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
                  rejects_out: Path | None = None, progress: bool | None = None,
                  keep_rows: list[SignalRow] | None = None,
                  coverage: Coverage | None = None, keep_only: RowFilter | None = None,
-                 ) -> Pipeline:
+                 threats: ThreatsConfig | None = None) -> Pipeline:
     """Replay ``events``; write signal rows and rejects as they come. Raises OSError.
 
     ``keep_rows`` collects the area-level rows (those ``keep_only`` accepts, when given);
-    ``coverage`` learns the event time the windows covered.
+    ``coverage`` learns the event time the windows covered; ``threats``: also run the
+    emergent-threat detectors, their episodes joined to the evaluator's (by start).
     """
     with ExitStack() as stack:
         # A large buffer: the default 8 KiB made reading a tenth of a replay's time.
@@ -106,7 +108,7 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
         if rejects_out is not None:
             rejects = RejectWriter(stack.enter_context(rejects_out.open("wb")))
         signals = stack.enter_context(signals_out.open("wb")) if signals_out else None
-        pipeline = Pipeline(config, on_reject=rejects)
+        pipeline = Pipeline(config, on_reject=rejects, threats=threats)
         engine = pipeline.engine
         size = os.fstat(handle.fileno()).st_size
         if progress is None:
@@ -131,7 +133,17 @@ def run_backtest(config: Config, events: Path, signals_out: Path | None = None,
                 _write_rows(engine, signals, keep_rows, coverage, keep_only)
         engine.flush()
         _write_rows(engine, signals, keep_rows, coverage, keep_only)
+    if engine.threats is not None:
+        engine.evaluator.episodes = sort_episodes(
+            [*engine.evaluator.episodes, *engine.threats.episodes])
     return pipeline
+
+
+def sort_episodes(episodes: Iterable[Episode]) -> list[Episode]:
+    """By start, then as one evaluator lists what starts together: warn before critical
+    (the same order whether one engine or many areas' merges raised them)."""
+    return sorted(episodes, key=lambda e: (e.started_at, e.policy_area, e.market or "",
+                                           e.signal, SEVERITIES.index(e.severity)))
 
 
 CHUNK = 256  # small enough that a chunk's events are still in cache when counted

@@ -44,6 +44,9 @@ def print_backtest(config: Config, pipeline: Pipeline,
                       f"{e.threshold:g}")
     if episodes:
         console.print(table)
+        for e in (e for e in episodes if e.detail):  # emergent threats: what was found
+            console.print(f"{_when(e.started_at)} {e.policy_area} {e.signal}: {e.detail}",
+                          soft_wrap=True)
     else:
         console.print("No alert would have fired.")
     ingest = engine.ingest

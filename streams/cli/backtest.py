@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from signals.config import Config
 from signals.records import SignalRow
-from streams.cli.args import Subparsers, add_config_arg, load_or_exit
+from streams.cli.args import (
+    Subparsers,
+    add_config_arg,
+    add_threats_args,
+    load_or_exit,
+    threats_or_exit,
+)
 
 if TYPE_CHECKING:
     from streams.backtest.incidents import KnownIncident
@@ -31,6 +37,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from streams.backtest.replay import Coverage, run_backtest
 
     config = load_or_exit(args.config)
+    threats = threats_or_exit(args, config)
     incidents = None
     if args.incidents is not None:
         incidents = load_incidents_or_exit(args.incidents, config)
@@ -43,12 +50,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
             kept = rows if rows is not None or coverage is None else []
             pipeline = run_partitioned(config, args.events, args.partitions, args.signals_out,
-                                       args.rejects_out, keep_rows=kept)
+                                       args.rejects_out, keep_rows=kept, threats=threats)
             if coverage is not None and kept is not None:
                 coverage.add(kept)
         else:
             pipeline = run_backtest(config, args.events, args.signals_out, args.rejects_out,
-                                    keep_rows=rows, coverage=coverage)
+                                    keep_rows=rows, coverage=coverage, threats=threats)
     except OSError as exc:
         print(f"harmwatch: cannot read or write: {exc.filename or ''}: "
               f"{exc.strerror or exc}", file=sys.stderr)
@@ -105,6 +112,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--events", type=Path, required=True, metavar="FILE.jsonl",
                    help="events, one JSON object per line (the three streams may be mixed)")
     add_config_arg(p)
+    add_threats_args(p)
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: a table for people (default); jsonl: one episode per line")
     p.add_argument("--signals-out", type=Path, metavar="FILE.jsonl",

@@ -49,16 +49,18 @@ def _cmd_dev_kafka(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from streams.cli.args import load_or_exit
+    from streams.cli.args import load_or_exit, threats_or_exit
     from streams.kafka.options import WorkerOptions
     from streams.kafka.worker import run_worker
 
     config = load_or_exit(args.config)
+    threats = threats_or_exit(args, config)
     settings = _settings_or_exit(args)
     opts = WorkerOptions(web_port=args.web_port, web_host=args.web_host,
                          signals_out=args.signals_out, episodes_out=args.episodes_out,
                          episodes_log=args.episodes_log, config_path=args.config,
-                         audit_log=args.audit_log, loglevel=args.loglevel.upper())
+                         audit_log=args.audit_log, loglevel=args.loglevel.upper(),
+                         threats=threats)
     return run_worker(config, settings, opts, give_up_after_s=args.give_up_after)
 
 
@@ -124,7 +126,7 @@ def _cmd_produce(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the streaming commands to the ``harmwatch`` parser."""
-    from streams.cli.args import add_config_arg, positive
+    from streams.cli.args import add_config_arg, add_threats_args, positive
 
     dev = sub.add_parser("dev", help="local development services",
                          description="Local services for development and tests.")
@@ -153,6 +155,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "Waits (with backoff) for the broker when it is not there yet.")
     _add_kafka_args(w)
     add_config_arg(w)
+    add_threats_args(w)
     w.add_argument("--app-id", help="Faust app id = consumer group (default harmwatch)")
     w.add_argument("--partitions", type=int,
                    help="partitions of the source topics (default from config, 6)")

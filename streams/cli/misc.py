@@ -69,9 +69,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     areas = None
     if args.profile_seed is not None:
         areas = _drawn_profile(args.profile_seed, args.profile_out)
+    traffic = None
+    known = [i.known() for i in incidents]
+    if args.threats:
+        from streams.sources.threat_traffic import ThreatTraffic, threat_schedule
+
+        planted = threat_schedule(start + dt.timedelta(seconds=args.incidents_after))
+        traffic = ThreatTraffic(seed=args.seed, incidents=planted)
+        known += [i.known() for i in planted]
+        for t in planted:
+            print(f"threat incident {t.kind}: {t.area} {t.signal} from "
+                  f"{t.start.isoformat()} for {t.duration_s}s", file=sys.stderr)
     sim = Simulator(start=start, seed=args.seed, incidents=incidents,
                     invalid_rate=args.invalid_rate, duplicate_rate=args.duplicate_rate,
-                    scale=args.scale, areas=areas)
+                    scale=args.scale, areas=areas, threats=traffic)
     out = sys.stdout.buffer if str(args.out) == "-" else args.out.open("wb")
     lines = 0
     try:
@@ -94,7 +105,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.incidents_out is not None:
         from streams.backtest.incidents import dump_incidents
 
-        dump_incidents([i.known() for i in incidents], args.incidents_out)
+        dump_incidents(known, args.incidents_out)
         print(f"incidents: {args.incidents_out}", file=sys.stderr)
     print(f"wrote {lines:,} lines", file=sys.stderr)
     return 0
@@ -187,6 +198,10 @@ def register(sub: Subparsers) -> None:
                      help="share of extra invalid lines (default 0)")
     sim.add_argument("--duplicate-rate", type=float, default=0.001, metavar="P",
                      help="share of events delivered twice (default 0.001)")
+    sim.add_argument("--threats", action="store_true",
+                     help="also send tags and advertisers and plant one emerging tag, "
+                          "advertiser concentration and classifier drop, 15 minutes apart "
+                          "from --incidents-after (docs/threats.md)")
     sim.add_argument("--seed", type=int, default=7)
     sim.set_defaults(func=_cmd_simulate)
 

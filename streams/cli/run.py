@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from streams.cli.args import Subparsers, add_config_arg, duration_arg, load_or_exit, positive
+from streams.cli.args import (
+    Subparsers,
+    add_config_arg,
+    add_threats_args,
+    duration_arg,
+    load_or_exit,
+    positive,
+    threats_or_exit,
+)
 from streams.governance.audit_log import DEFAULT_AUDIT_LOG
 from streams.ports import DEFAULT_METRICS_PORT
 
@@ -25,6 +33,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         live=False if args.no_live else None, duration_s=args.duration,
         prefill_s=args.prefill, incidents=not args.no_incidents, seed=args.seed,
         exit_at_end=args.exit_at_end, audit_log=args.audit_log,
+        threats=threats_or_exit(args, config),
     )
     try:
         return run(config, opts)
@@ -39,7 +48,10 @@ def register(sub: Subparsers) -> None:
         description="Run the engine without Kafka. With no arguments a built-in simulator "
                     "sends all three streams for every policy area (an hour of history first,"
                     " then live at --speed times real time) and injects an incident every "
-                    "six minutes, so alerts visibly fire and resolve.")
+                    "six minutes, so alerts visibly fire and resolve. With the emergent-threat"
+                    " detectors on (threats.yaml beside the thresholds file) the simulator "
+                    "also sends tags and advertisers and plants an emerging tag, an "
+                    "advertiser concentration and a classifier drop after the history.")
     p.add_argument("--events", type=Path, metavar="FILE",
                    help="replay this JSON Lines file instead of the simulator")
     p.add_argument("--speed", type=positive, metavar="N",
@@ -64,5 +76,6 @@ def register(sub: Subparsers) -> None:
                    help="append one JSON line per config accepted (at start and each reload) "
                         f"or refused (default {DEFAULT_AUDIT_LOG}, under the working directory)")
     add_config_arg(p)
+    add_threats_args(p)
     p.set_defaults(func=_cmd_run)
 

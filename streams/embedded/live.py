@@ -15,6 +15,7 @@ from signals.config import Config
 from signals.engine import Engine
 from signals.evaluator import Transition
 from signals.pipeline import Pipeline
+from streams.embedded.threat_panel import threat_panel
 
 _SHORT = {
     "report_volume": "reports", "report_surge": "surge", "regulator_reports": "regulator",
@@ -124,6 +125,8 @@ class LiveView:
                                  style="yellow"))
         if self.phase:
             parts.insert(1, Text(self.phase, style="yellow"))
+        if (threats := threat_panel(engine)) is not None:  # streams/embedded/threat_panel.py
+            parts.insert(-1, threats)
         return Group(*parts)
 
 

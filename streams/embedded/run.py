@@ -17,10 +17,13 @@ from alerts.metrics import HarmwatchCollector, new_registry
 from signals.admission import MAX_FUTURE_S
 from signals.config import Config
 from signals.pipeline import Pipeline
+from signals.threats_config import ThreatsConfig
 from streams.config_files import ConfigWatcher
 from streams.embedded.live import LiveView, log_transitions
+from streams.embedded.threat_panel import ThreatLog
 from streams.ports import DEFAULT_METRICS_PORT
 from streams.sources.simulator import Simulator, schedule
+from streams.sources.threat_traffic import ThreatTraffic, threat_schedule
 
 # (arrival time on the source's own clock, or None where it has none; the raw message)
 Source = Iterator[tuple[float | None, bytes]]
@@ -40,6 +43,7 @@ class RunOptions:
     seed: int = 7
     exit_at_end: bool = False
     audit_log: Path | None = None  # where accepted and refused configs are recorded
+    threats: ThreatsConfig | None = None  # the emergent-threat detectors (docs/threats.md)
 
 
 def _file_source(path: Path) -> Source:
@@ -54,7 +58,12 @@ def _simulator_source(opts: RunOptions) -> tuple[Source, float]:
     start = now - dt.timedelta(seconds=opts.prefill_s)
     # Incidents begin after the prefill: the hour of history only warms up the baselines.
     incidents = schedule(now, 10_000) if opts.incidents else []
-    sim = Simulator(start=start, seed=opts.seed, incidents=incidents, invalid_rate=0.0005)
+    traffic = None
+    if opts.threats is not None:  # tags, advertisers and one of each threat incident
+        planted = threat_schedule(now + dt.timedelta(seconds=300)) if opts.incidents else []
+        traffic = ThreatTraffic(seed=opts.seed, incidents=planted)
+    sim = Simulator(start=start, seed=opts.seed, incidents=incidents, invalid_rate=0.0005,
+                    threats=traffic)
     total = opts.prefill_s + (opts.duration_s if opts.duration_s is not None else 10**9)
     return sim.lines(total), now.timestamp()
 
@@ -103,11 +112,13 @@ class EmbeddedJob:
             # A simulated event dated ahead of the simulator's own clock is a producer bug.
             max_future_s = MAX_FUTURE_S
         self.pipeline = Pipeline(config, max_future_s=max_future_s,
-                                 clock=None if max_future_s is None else self.clock)
+                                 clock=None if max_future_s is None else self.clock,
+                                 threats=opts.threats)
         self.collector = HarmwatchCollector(config, pipelines=[self.pipeline])
         self.live = sys.stdout.isatty() if opts.live is None else opts.live
         self.view = LiveView(config, self.pipeline, opts.metrics_port)
         self.watcher = ConfigWatcher(opts.config_path, config, opts.audit_log)
+        self.threat_log = ThreatLog()  # threat episodes as lines, without the live view
 
     def run(self) -> int:
         opts, pipeline, collector = self.opts, self.pipeline, self.collector
@@ -126,7 +137,7 @@ class EmbeddedJob:
             else:
                 self._loop(None)
             engine.flush()
-            _publish(pipeline, collector, view, live)
+            _publish(pipeline, collector, view, live, self.threat_log)
             if (opts.events is not None and not opts.exit_at_end
                     and opts.metrics_port is not None):
                 print(f"replay finished: {engine.ingest.counted:,} events counted; serving "
@@ -172,7 +183,7 @@ class EmbeddedJob:
                     if delay > 0:
                         time.sleep(delay)
             if engine.evaluator.transitions or engine.evaluator.rows:
-                _publish(pipeline, collector, view, live)
+                _publish(pipeline, collector, view, live, self.threat_log)
             now = time.monotonic()
             if now - last_reload >= 1.0:
                 last_reload = now
@@ -189,7 +200,7 @@ def run(config: Config, opts: RunOptions) -> int:
 
 
 def _publish(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
-             live: bool) -> None:
+             live: bool, threat_log: ThreatLog) -> None:
     engine = pipeline.engine
     transitions = engine.evaluator.drain_transitions()
     engine.evaluator.drain_rows()
@@ -198,6 +209,7 @@ def _publish(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,
         view.note(transitions)
     else:
         log_transitions(transitions, sys.stdout)
+        threat_log.write(engine.threats, sys.stdout)
 
 
 def _reload(pipeline: Pipeline, collector: HarmwatchCollector, view: LiveView,

@@ -36,6 +36,7 @@ from signals.merge import (
     source_id,
     watermark_headers,
 )
+from signals.tags import TagSpec
 from streams.kafka.dead_letters import DeadLetters
 from streams.kafka.faust_topics import WorkerTopics
 from streams.kafka.settings import INGEST_TABLE, KafkaSettings
@@ -79,8 +80,10 @@ class IngestSide:
     name = "source"
 
     def __init__(self, app: faust.App, config: Config, settings: KafkaSettings,
-                 topics: WorkerTopics, counters: Counters) -> None:
+                 topics: WorkerTopics, counters: Counters,
+                 threats: TagSpec | None = None) -> None:
         self.app = app
+        self.threats = threats  # what the sources count for the emergent-threat detectors
         self.config = config
         self.settings = settings
         self.declared = topics
@@ -107,7 +110,7 @@ class IngestSide:
             src = source_id(tp.topic, tp.partition)
             # Events dated over 10 minutes ahead of this worker's clock are dead-lettered.
             part = SourcePartition(self.config, src, self.config.areas,
-                                   max_future_s=MAX_FUTURE_S)
+                                   max_future_s=MAX_FUTURE_S, threats=self.threats)
             saved = load_state(self.declared.ingest_table, src)
             if saved is not None:
                 part.restore(saved)

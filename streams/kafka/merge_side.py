@@ -30,6 +30,7 @@ from signals.snapshots import KEEP_CLOSED_EPISODES
 from streams.kafka.options import WorkerOptions
 from streams.kafka.settings import MERGE_TABLE, KafkaSettings
 from streams.kafka.snapshots import Refusals, StateTable, load_state, save_state
+from streams.kafka.threat_snapshots import merge_state, restore_threats
 
 log = logging.getLogger("harmwatch.worker")
 _encode = msgspec.json.Encoder().encode
@@ -71,10 +72,11 @@ class MergeSide:
         have = self.merges.get(area)
         if have is not None:
             return have[0]
-        merge = AreaMerge(self.config, area, self.sources, self.keep_closed)
+        merge = AreaMerge(self.config, area, self.sources, self.keep_closed, self.opts.threats)
         saved = load_state(self.table, area)
         if saved is not None:
             merge.restore(saved)
+            restore_threats(merge, saved)
         log.info("merge %s (panes partition %d): %s, next offset %d", area, partition,
                  "restored" if saved else "new", merge.next_offset)
         self.merges[area] = (merge, partition)
@@ -84,7 +86,7 @@ class MergeSide:
         for area, (merge, partition) in self.merges.items():
             if partition in partitions:
                 self.refusals.note(area, save_state(self.table, area, partition,
-                                                    merge.to_state(), self.snapshot_limit))
+                                                    merge_state(merge), self.snapshot_limit))
 
     def reconfigure(self, config: Config) -> None:
         """New thresholds for every area this worker merges, and for areas it takes over
@@ -140,7 +142,8 @@ class MergeSide:
             self._write_episodes(self.opts.episodes_out)
 
     def episodes(self) -> list[Episode]:
-        out = [e for m, _ in self.merges.values() for e in m.evaluator.episodes]
+        out = [e for m, _ in self.merges.values()
+               for e in [*m.evaluator.episodes, *(m.threats.episodes if m.threats else [])]]
         return sorted(out, key=lambda e: (e.started_at, e.policy_area, e.market or "",
                                           e.signal, e.severity))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from signals.threats_config import ThreatsConfig
 from streams.ports import DEFAULT_WORKER_PORT
 
 
@@ -19,3 +20,4 @@ class WorkerOptions:
     config_path: Path | None = None  # the thresholds file to watch for hot reloads
     audit_log: Path | None = None  # accepted and refused configs (streams.governance)
     loglevel: str = "WARNING"
+    threats: ThreatsConfig | None = None  # the emergent-threat detectors (docs/threats.md)

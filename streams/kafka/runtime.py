@@ -16,6 +16,7 @@ from signals.config import Config
 from signals.merge import AreaMerge, SourcePartition
 from signals.pane_messages import NEG_INF, group_watermark
 from signals.records import Episode
+from signals.tags import tag_spec
 from streams.kafka.faust_topics import WorkerTopics
 from streams.kafka.ingest_side import IngestSide
 from streams.kafka.merge_side import MergeSide
@@ -52,7 +53,8 @@ class Runtime:
         self.collector = WorkerCollector(config, pipelines=[self.counters],
                                          worker=self)
         self.registry = new_registry(self.collector)
-        self.ingest = IngestSide(app, config, settings, self.topics, self.counters)
+        spec = None if opts.threats is None else tag_spec(opts.threats)
+        self.ingest = IngestSide(app, config, settings, self.topics, self.counters, spec)
         self.merge = MergeSide(config, settings, self.topics.merge_table, opts,
                                on_closed=self.refresh_metrics,
                                refused=self.counters.snapshots_refused)

@@ -89,3 +89,11 @@ class ThreatTraffic:
         """(kind, events this second) of each active incident that adds events."""
         return [(i.kind, THREAT_KINDS[i.kind][2] / 60.0) for i in self.incidents
                 if i.area == area and i.active(t) and THREAT_KINDS[i.kind][2]]
+
+
+def threat_schedule(start: dt.datetime, gap_s: int = 900,
+                    duration_s: int = 1200) -> list[ThreatIncident]:
+    """One incident of each kind, ``gap_s`` apart from ``start``: what ``harmwatch run``
+    and ``simulate --threats`` plant (one round: the emerging tag is new only once)."""
+    return [ThreatIncident(kind, start + dt.timedelta(seconds=i * gap_s), duration_s)
+            for i, kind in enumerate(THREAT_KINDS)]
