@@ -90,7 +90,7 @@ CONFIG_INFO: Final = "harmwatch_config_info"
 # Emergent-threat detectors (alerts/threat_metrics.py): open episodes per area and kind, the
 # top-k tags of each area's current window, the top advertisers' share (no id on any).
 THREAT_ALERTS_OPEN: Final = "harmwatch_threat_alerts_open"
-EMERGING_TAG_COUNT: Final = "harmwatch_emerging_tag_count"
+EMERGING_TAG_COUNT: Final = "harmwatch_emerging_tag_events"
 ADVERTISER_TOP_SHARE: Final = "harmwatch_advertiser_top_share"
 THREAT_PANE_OVERFLOW: Final = "harmwatch_threat_pane_overflow"
 

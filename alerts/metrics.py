@@ -40,11 +40,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from alerts import conventions as c
+from alerts.threat_metrics import ThreatCollector
 from signals.alerting import STATE_CODES
 from signals.config import SEVERITIES, Config
 from signals.engine import Engine
 from signals.evaluator import Evaluator
 from signals.ingest import Tally
+from signals.threats import ThreatDetector
 
 
 class EventCounters(Protocol):
@@ -123,9 +125,18 @@ class HarmwatchCollector(Collector):
     snapshot: Snapshot = field(default_factory=Snapshot)
     last_event: dict[str, float] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
+    # The emergent-threat detectors' series, exposed once a driver runs them.
+    threats: ThreatCollector | None = None
 
     def publish(self, engine: Engine) -> None:
         self.snapshot = take_snapshot(engine)
+        if engine.threats is not None:
+            self.publish_threats([engine.threats])
+
+    def publish_threats(self, detectors: Iterable[ThreatDetector]) -> None:
+        if self.threats is None:
+            self.threats = ThreatCollector()
+        self.threats.publish(detectors)
 
     def _note_arrivals(self, merged: dict[tuple[str, ...], int]) -> None:
         # Read off the counters at scrape time instead of stamping every event: the
@@ -141,6 +152,8 @@ class HarmwatchCollector(Collector):
         self._totals = totals
 
     def collect(self) -> Iterator[Metric]:
+        if self.threats is not None:
+            yield from self.threats.collect()
         snap = self.snapshot
         value = GaugeMetricFamily(c.SIGNAL_VALUE,
                                   "Signal value over the last closed event-time window",

@@ -74,8 +74,11 @@ class Runtime:
                                       self.ingest.parts, self.ingest.marked, source)
 
     def refresh_metrics(self) -> None:
-        self.collector.snapshot = worker_snapshot(
-            self.ingest.parts.values(), (m for m, _ in self.merge.merges.values()))
+        merges = [m for m, _ in self.merge.merges.values()]
+        self.collector.snapshot = worker_snapshot(self.ingest.parts.values(), merges)
+        detectors = [m.threats for m in merges if m.threats is not None]
+        if detectors:
+            self.collector.publish_threats(detectors)
 
     @property
     def late_panes(self) -> int:

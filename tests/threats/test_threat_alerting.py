@@ -95,7 +95,7 @@ def test_tag_series_are_a_bounded_top_k(exposition: tuple[str, Engine]) -> None:
     for scrape in scrapes:
         per_area: dict[str, int] = {}
         for row in scrape.splitlines():
-            if row.startswith("harmwatch_emerging_tag_count{"):
+            if row.startswith("harmwatch_emerging_tag_events{"):
                 area = row.split('policy_area="')[1].split('"')[0]
                 per_area[area] = per_area.get(area, 0) + 1
         assert all(n <= k for n in per_area.values())
