@@ -8,9 +8,10 @@ two parts through :mod:`signals.merge` instead, one ingest per partition.
 from __future__ import annotations
 
 from signals.config import Config
-from signals.evaluator import Evaluator, reload_blocker
+from signals.evaluator import Evaluator
 from signals.ingest import Ingest
 from signals.keys import Bucket
+from signals.reload import reload_blocker
 from signals.tags import tag_spec
 from signals.threats import ThreatDetector
 from signals.threats_config import ThreatsConfig

@@ -241,7 +241,9 @@ class Evaluator:
                                   above=rule.direction == "above",
                                   min_samples=rule.min_samples, for_s=rule.for_s)
             if change is not None:
-                self._record(mkey, machine, change, end, judged_value, level, (value, (
+                # report_surge's value is a ratio; its expected is reports, as is n.
+                raw = float(n) if definition.kind == "baseline" else value
+                self._record(mkey, machine, change, end, judged_value, level, (raw, (
                     judged.expected if judged else None)) if rule.relative else (None, None))
             elif machine.state == "firing":
                 self._open[mkey].peak_value = as_number(machine.peak)
@@ -385,16 +387,3 @@ class Evaluator:
         for i in state["open"]:
             e = self.episodes[i]
             self._open[((e.policy_area, e.market), e.signal, e.severity)] = e
-
-
-def reload_blocker(old: Config, new: Config) -> str | None:
-    """Why ``new`` cannot replace ``old`` in a running engine, or None if it can."""
-    if new.pane_s != old.pane_s:
-        return (f"the pane would change from {old.pane_s}s to {new.pane_s}s (windows and steps "
-                "changed their common divisor); restart to apply")
-    if new.engine != old.engine:
-        return "engine settings (lateness, dedupe, markets) changed; restart to apply"
-    if new.areas != old.areas:
-        return "the taxonomy's areas changed; restart to apply"
-    return None
-

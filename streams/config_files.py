@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from signals.config import Config, ConfigError, parse_taxonomy, parse_thresholds
-from signals.evaluator import reload_blocker
+from signals.reload import reload_blocker
 from signals.threats_config import ThreatsConfig, parse_threats
 from streams import paths
 from streams.governance.audit_log import AuditLog
