@@ -90,7 +90,9 @@ def test_simulator_runs_logs_alerts_and_stops_cleanly_on_ctrl_c() -> None:
         # one pages within a few seconds.
         first = wait_until(lambda: proc.stdout.readline() if proc.stdout else "", 90,
                            "the first alert line")
-        assert "FIRING" in first and "threshold=" in first
+        # The shipped rules are relative: the line names the area's expected value and the
+        # score against its level (an absolute rule's line says threshold= instead).
+        assert "FIRING" in first and "expected=" in first and "score=" in first
         m = scrape(port)
         counted = sum(v for (name, _), v in m.items() if name == "harmwatch_events_total")
         assert counted > 1000
