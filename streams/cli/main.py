@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     result: int = args.func(args)
+    # The engine's state is freed here, not at interpreter shutdown: the DataSketches
+    # bindings (nanobind) report every sketch still alive once their module is torn down.
+    del args
+    gc.collect()
     return result
 
 

@@ -123,9 +123,10 @@ class EmbeddedJob:
     def run(self) -> int:
         opts, pipeline, collector = self.opts, self.pipeline, self.collector
         view, watcher, live = self.view, self.watcher, self.live
+        server = None
         if opts.metrics_port is not None:
-            start_http_server(opts.metrics_port, addr=opts.metrics_host,
-                              registry=new_registry(collector))
+            server, _ = start_http_server(opts.metrics_port, addr=opts.metrics_host,
+                                          registry=new_registry(collector))
         signal.signal(signal.SIGTERM, _on_term)
         engine = pipeline.engine
         try:
@@ -148,6 +149,12 @@ class EmbeddedJob:
                     _reload(pipeline, collector, view, watcher, live)
         except (KeyboardInterrupt, _Stop):
             pass
+        if server is not None:
+            # The server's thread holds the registry and through it every detector; stopped
+            # here, they are freed before the DataSketches bindings are torn down at exit
+            # (nanobind reports each sketch still alive then).
+            server.shutdown()
+            server.server_close()
         ingest = engine.ingest
         print(f"stopped: {ingest.counted:,} events counted, {ingest.duplicates:,} duplicates, "
               f"{ingest.late:,} late, {pipeline.invalid_total:,} invalid", flush=True)
