@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 from alerts import conventions as c
-from alerts.naming import ENGINEERING_TEAM, PIPELINE_RUNBOOK, area_dashboard_uid, dashboard_link
+from alerts.naming import (
+    ENGINEERING_TEAM,
+    PIPELINE_RUNBOOK,
+    area_dashboard_uid,
+    camel,
+    dashboard_link,
+)
 from alerts.promql import sel
 from signals.concentration import SIGNAL as CONCENTRATION
 from signals.config import Config
@@ -49,7 +55,7 @@ def threat_rules(config: Config, grafana: str) -> list[dict[str, Any]]:
                  "dashboard_url": dashboard_link(grafana, area_dashboard_uid(area))}
         labels = {c.SEVERITY: "page", c.POLICY_AREA: area, c.TEAM: info.owner}
         rules.append({
-            "alert": f"HarmwatchEmergingTag{_camel(area)}",
+            "alert": f"HarmwatchEmergingTag{camel(area)}",
             "expr": _open(area, EMERGING),
             "labels": {**labels, c.SIGNAL: EMERGING},
             "annotations": {
@@ -63,7 +69,7 @@ def threat_rules(config: Config, grafana: str) -> list[dict[str, Any]]:
             },
         })
         rules.append({
-            "alert": f"HarmwatchAdvertiserConcentration{_camel(area)}",
+            "alert": f"HarmwatchAdvertiserConcentration{camel(area)}",
             "expr": _open(area, CONCENTRATION),
             "labels": {**labels, c.SIGNAL: CONCENTRATION},
             "annotations": {
@@ -80,7 +86,7 @@ def threat_rules(config: Config, grafana: str) -> list[dict[str, Any]]:
         if route != ENGINEERING:
             continue
         rules.append({
-            "alert": f"Harmwatch{_camel(signal)}",
+            "alert": f"Harmwatch{camel(signal)}",
             "expr": _open(None, signal),
             "labels": {c.SEVERITY: "page", c.SIGNAL: signal, c.TEAM: ENGINEERING_TEAM,
                        c.ROUTE: c.ENGINEERING_ROUTE},
@@ -97,6 +103,3 @@ def threat_rules(config: Config, grafana: str) -> list[dict[str, Any]]:
         rule["annotations"][c.CONFIG_DIGEST_ANNOTATION] = config.digest
     return rules
 
-
-def _camel(identifier: str) -> str:
-    return "".join(part.capitalize() for part in identifier.split("_"))
