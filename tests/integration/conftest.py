@@ -7,10 +7,12 @@ fresh machine fetches the jars with Maven, later runs start in a few seconds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from streams.dev.kafka_broker import LocalKafka
+from tests.streaming.kafka_harness import Env, Worker
 from tests.support import free_ports
 
 
@@ -30,3 +32,17 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def env(kafka_broker: LocalKafka, tmp_path: Path) -> Env:
+    return Env(kafka_broker.bootstrap, tmp_path)
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    """Every worker a test starts is stopped at teardown, also when the test fails."""
+    started: list[Worker] = []
+    yield started
+    for w in started:
+        w.stop(timeout=20)

@@ -13,7 +13,6 @@ import datetime as dt
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +54,6 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert pipeline.engine.ingest.late == 0
     assert pipeline.engine.ingest.duplicates > 0  # the simulator redelivers some ids
     return path
-
-
-@pytest.fixture
-def env(kafka_broker: LocalKafka, tmp_path: Path) -> Env:
-    return Env(kafka_broker.bootstrap, tmp_path)
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    """Every worker a test starts is stopped at teardown, also when the test fails."""
-    started: list[Worker] = []
-    yield started
-    for w in started:
-        w.stop(timeout=20)
 
 
 def _start(workers: list[Worker], w: Worker) -> Worker:

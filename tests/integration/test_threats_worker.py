@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.dev.kafka_broker import LocalKafka
 from streams.sources.threat_traffic import EMERGING_TAG
 from tests.streaming.kafka_harness import Env, Worker, read_jsonl, sorted_episodes, wait_until
 
@@ -33,19 +31,6 @@ def threat_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    "--duplicate-rate", "0")
     assert done.returncode == 0, done.stderr
     return out
-
-
-@pytest.fixture
-def env(kafka_broker: LocalKafka, tmp_path: Path) -> Env:
-    return Env(kafka_broker.bootstrap, tmp_path)
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for w in started:
-        w.stop(timeout=20)
 
 
 def _partitioned_backtest(env: Env, events: Path) -> list[dict[str, Any]]:
