@@ -93,6 +93,10 @@ THREAT_ALERTS_OPEN: Final = "harmwatch_threat_alerts_open"
 EMERGING_TAG_COUNT: Final = "harmwatch_emerging_tag_events"
 ADVERTISER_TOP_SHARE: Final = "harmwatch_advertiser_top_share"
 THREAT_PANE_OVERFLOW: Final = "harmwatch_threat_pane_overflow"
+THREAT_PANE_OVERFLOW_TOTAL: Final = f"{THREAT_PANE_OVERFLOW}_total"
+# Drops: the window's count over its reference (seasonal or trailing), and the reference.
+DROP_RATIO: Final = "harmwatch_drop_ratio"
+DROP_EXPECTED: Final = "harmwatch_drop_expected_events"
 
 # Exposed by the Kafka worker only (streams/kafka/worker_metrics.py).
 CONSUMER_LAG: Final = "harmwatch_consumer_lag"

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from alerts import conventions as c
+from signals.drops import Drops
 from signals.threats import ROUTES, ThreatDetector
 
 
@@ -23,6 +24,8 @@ class ThreatSnapshot:
     open: list[tuple[str, str, int]] = field(default_factory=list)
     top: list[tuple[str, str, str, int]] = field(default_factory=list)
     shares: list[tuple[str, str, float]] = field(default_factory=list)
+    # (area, measure, window count, reference) of the drop detector's last window end.
+    drops: list[tuple[str, str, int, float]] = field(default_factory=list)
     overflow: int = 0
 
 
@@ -39,6 +42,9 @@ def take_threat_snapshot(detectors: Iterable[ThreatDetector]) -> ThreatSnapshot:
                 snap.open.append((area, signal, counts.get((area, signal), 0)))
             snap.top.extend((area, s, t, n) for s, t, n in detector.top_tags(area))
             snap.shares.extend((area, m, v) for m, v in detector.top_shares(area))
+        for drops in (x for x in detector.detectors if isinstance(x, Drops)):
+            snap.drops.extend((area, measure, n, ref)
+                              for (area, measure), (n, ref) in sorted(drops.levels.items()))
         snap.overflow += detector.overflow
     return snap
 
@@ -67,7 +73,16 @@ class ThreatCollector(Collector):
                                   labels=c.TOP_SHARE_LABELS)
         for area, measure, v in snap.shares:
             share.add_metric([area, measure], v)
+        ratio = GaugeMetricFamily(c.DROP_RATIO, "The drop detector's window count over its "
+                                  "reference (same time of day, or the trailing mean)",
+                                  labels=c.TOP_SHARE_LABELS)
+        expected = GaugeMetricFamily(c.DROP_EXPECTED, "The drop detector's reference count "
+                                     "for the window", labels=c.TOP_SHARE_LABELS)
+        for area, measure, n, ref in snap.drops:
+            expected.add_metric([area, measure], ref)
+            if ref > 0:  # no ratio to nothing
+                ratio.add_metric([area, measure], n / ref)
         overflow = CounterMetricFamily(c.THREAT_PANE_OVERFLOW,
                                        "Tags or advertisers a full pane could not keep")
         overflow.add_metric([], snap.overflow)
-        yield from (state, top, share, overflow)
+        yield from (state, top, share, ratio, expected, overflow)

@@ -94,8 +94,10 @@ def threat_rules(config: Config, grafana: str) -> list[dict[str, Any]]:
                 "summary": f"{signal.replace('_', ' ')} in {{{{ $labels.policy_area }}}}",
                 "description": (
                     f"{signal.removeprefix('drop_')} in {{{{ $labels.policy_area }}}} fell far "
-                    "below the area's own trailing baseline: a broken classifier or a stalled "
-                    "consumer is likelier than a change in harm. Routed to engineering."),
+                    "below what the area usually has at this time of day (or, without a "
+                    "previous day, its trailing mean): a broken classifier or a stalled "
+                    "consumer is likelier than a change in harm. Routed to engineering. The "
+                    f"ratio is {c.DROP_RATIO}; the episode's detail has the counts."),
                 "runbook_url": f"{PIPELINE_RUNBOOK}#drops",
             },
         })

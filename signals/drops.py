@@ -1,9 +1,18 @@
 """Drops: decisions that stop, reports that vanish, automated decisions falling to zero.
 
-A window's count against the mean of the area's own trailing windows (``baseline``, one
-value per step). While a drop is firing the baseline is frozen, so a long outage does not
-teach the detector that silence is normal. A drop means a broken classifier or a stalled
-consumer far more often than a change in harm, so it is routed to engineering.
+A window's count against a reference: with ``seasonal`` on, the mean of the windows that
+ended in the same slot of the day (an hour by default) on previous days
+(:mod:`signals.seasonal`), so the nightly fall of a daily cycle is expected, not a drop;
+where no previous day has that slot yet, the mean of the area's own trailing windows
+(``baseline``, one value per step). While a drop is firing the trailing history is frozen,
+so a long outage does not teach the detector that silence is normal, and so is the
+seasonal slot. One exception: a drop judged against the trailing mean (no previous day has
+this time of day yet) whose window still holds ``min_baseline`` events teaches its slot,
+since nothing yet says the fall is not the area's daily pattern; without it an evening
+fall (a review shift ending) would page every day, as the slot would never learn the
+night. A stop (a window near zero) is never learned. A drop means a broken
+classifier or a stalled consumer far more often than a change in harm, so it is routed to
+engineering.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from signals.durations import format_duration
+from signals.seasonal import Seasonal
 from signals.threat_types import AreaPane, Finding
 from signals.threats_config import DropConfig
 
@@ -24,6 +34,7 @@ class _DropState:
     window: deque[tuple[int, int]] = field(default_factory=deque)
     current: int = 0
     history: deque[int] = field(default_factory=deque)
+    seasonal: Seasonal | None = None
 
 
 class Drops:
@@ -32,10 +43,19 @@ class Drops:
         self.pane = pane_s
         self._state: dict[tuple[str, str], _DropState] = {}
         self._keep = cfg.baseline // cfg.step
+        # (area, measure) -> (window count, reference) at its last window end with a
+        # reference: what the dashboards draw as the drop ratio.
+        self.levels: dict[tuple[str, str], tuple[int, float]] = {}
+
+    def new_state(self) -> _DropState:
+        cfg = self.cfg
+        seasonal = Seasonal(cfg.seasonal_slot, cfg.seasonal_days) if cfg.seasonal else None
+        return _DropState(history=deque(maxlen=self._keep), seasonal=seasonal)
 
     def reset(self, area: str) -> None:
         for measure in self.cfg.measures:
             self._state.pop((area, measure), None)
+            self.levels.pop((area, measure), None)
 
     def on_pane(self, area: str, pane: int, data: AreaPane | None) -> None:
         horizon = pane + self.pane - self.cfg.window
@@ -45,8 +65,7 @@ class Drops:
             if st is None:
                 if not n:
                     continue
-                st = self._state[(area, measure)] = _DropState(
-                    history=deque(maxlen=self._keep))
+                st = self._state[(area, measure)] = self.new_state()
             if n:
                 st.window.append((pane, n))
                 st.current += n
@@ -64,19 +83,39 @@ class Drops:
                 continue
             signal = PREFIX + measure
             firing = measure in open_subjects
-            if len(st.history) == self._keep:
-                mean = sum(st.history) / self._keep
-                fire = mean >= cfg.min_baseline and st.current <= cfg.ratio * mean
-                clear = st.current >= cfg.clear_ratio * mean
+            reference, against, seasonal = self._reference(st, end)
+            if reference is not None:
+                fire = reference >= cfg.min_baseline and st.current <= cfg.ratio * reference
+                clear = st.current >= cfg.clear_ratio * reference
                 detail = (f"{NOUNS[measure]} in {area} fell to {st.current} in the last "
-                          f"{format_duration(cfg.window)} against {mean:.0f} on average over "
-                          f"the previous {format_duration(cfg.baseline)}: check the "
-                          "classifier and the consumers")
-                out.append(Finding(signal, measure, float(st.current), cfg.ratio * mean,
+                          f"{format_duration(cfg.window)} against {reference:.0f} {against}: "
+                          "check the classifier and the consumers")
+                out.append(Finding(signal, measure, float(st.current), cfg.ratio * reference,
                                    fire, clear, detail))
+                self.levels[(area, measure)] = (st.current, reference)
                 firing = firing or fire
             if not firing:
                 st.history.append(st.current)
+            if st.seasonal is not None and (not firing or (
+                    not seasonal and st.current >= cfg.min_baseline)):
+                st.seasonal.add(end, st.current)
             if not st.window and not any(st.history) and not firing:
-                del self._state[(area, measure)]  # as a long silence skipped at once would
+                # As a long silence skipped at once would (ThreatDetector resets the area),
+                # so stepping through a silence and skipping it leave the same state.
+                del self._state[(area, measure)]
+                self.levels.pop((area, measure), None)
         return out
+
+    def _reference(self, st: _DropState, end: int) -> tuple[float | None, str, bool]:
+        """The seasonal mean where a previous day has this slot, else the trailing mean;
+        and whether it is the seasonal one."""
+        cfg = self.cfg
+        if st.seasonal is not None:
+            seasonal = st.seasonal.reference(end)
+            if seasonal is not None:
+                return seasonal, (f"at this time of day on previous days (mean of its "
+                                  f"{format_duration(cfg.seasonal_slot)} slot)"), True
+        if len(st.history) == self._keep:
+            return (sum(st.history) / self._keep,
+                    f"on average over the previous {format_duration(cfg.baseline)}", False)
+        return None, "", False

@@ -4,6 +4,11 @@ JSON-ready builtins only (sketches as base64 of DataSketches' own serialization,
 portable across its languages), so the state fits the same records as
 :meth:`signals.merge.AreaMerge.to_state`. Restoring into a detector built from the same
 config continues exactly as if it had never stopped (tested).
+
+Closed episodes are bounded like the evaluator's (:func:`signals.snapshots.keep_recent`):
+the open ones and the newest ``keep_closed`` closed ones are kept, in the snapshot and in
+the detector (older ones were handed out when they closed), so neither grows with uptime.
+Nothing the detector decides depends on a closed episode.
 """
 
 from __future__ import annotations
@@ -16,14 +21,18 @@ import msgspec
 from datasketches import frequent_strings_sketch
 
 from signals.concentration import Concentration, _MeasureState
-from signals.drops import Drops, _DropState
+from signals.drops import Drops
 from signals.emerging import EmergingTags, _Block, _StreamState
 from signals.records import Episode
+from signals.snapshots import KEEP_CLOSED_EPISODES, keep_recent
 from signals.threat_types import AreaPane
 from signals.threats import ThreatDetector
 
 
-def to_state(d: ThreatDetector) -> dict[str, Any]:
+def to_state(d: ThreatDetector, keep_closed: int = KEEP_CLOSED_EPISODES) -> dict[str, Any]:
+    kept = keep_recent(d.episodes, keep_closed)
+    if kept is not d.episodes:
+        d.episodes[:] = kept  # in place: drivers may hold the list
     episodes = d.episodes
     index = {id(e): i for i, e in enumerate(episodes)}
     return {
@@ -106,11 +115,23 @@ def _restore_concentration(c: Concentration, state: dict[str, Any]) -> None:
 
 
 def _drops(d: Drops) -> dict[str, Any]:
-    return {_key(k): {"window": [list(w) for w in st.window], "current": st.current,
-                      "history": list(st.history)} for k, st in d._state.items()}
+    return {"state": {_key(k): {
+        "window": [list(w) for w in st.window], "current": st.current,
+        "history": list(st.history),
+        "seasonal": None if st.seasonal is None else st.seasonal.to_state(),
+    } for k, st in d._state.items()},
+        "levels": [[*k, n, ref] for k, (n, ref) in d.levels.items()]}
 
 
 def _restore_drops(d: Drops, state: dict[str, Any]) -> None:
-    d._state = {_unkey(k): _DropState(
-        window=deque((p, n) for p, n in s["window"]), current=s["current"],
-        history=deque(s["history"], maxlen=d._keep)) for k, s in state.items()}
+    if "levels" not in state:  # written before the seasonal reference: no slots yet
+        state = {"state": state, "levels": []}
+    d._state = {}
+    for k, s in state["state"].items():
+        st = d._state[_unkey(k)] = d.new_state()
+        st.window = deque((p, n) for p, n in s["window"])
+        st.current = s["current"]
+        st.history.extend(s["history"])
+        if st.seasonal is not None and s.get("seasonal") is not None:
+            st.seasonal.restore(s["seasonal"])
+    d.levels = {(area, measure): (n, float(ref)) for area, measure, n, ref in state["levels"]}

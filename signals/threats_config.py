@@ -11,10 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from signals.config import ConfigError
-from signals.durations import parse_duration
+from signals.durations import format_duration, parse_duration
+from signals.seasonal import DAY
 
 Stream = Literal["report", "decision", "appeal"]
 Measure = Literal["violations", "reports", "appeals"]
@@ -75,6 +84,22 @@ class DropConfig(_Strict):
     clear_ratio: float = Field(default=0.5, gt=0.0, le=1.0)
     min_baseline: float = Field(default=30.0, gt=0.0)
     measures: tuple[DropMeasure, ...] = ("decisions", "reports", "automated")
+    # Against the same time of day on previous days (one slot per seasonal_slot of the
+    # day, a running mean over about seasonal_days days); the trailing mean only where no
+    # previous day has the slot yet.
+    seasonal: bool = True
+    seasonal_slot: Duration = 300
+    seasonal_days: int = Field(default=7, ge=1, le=60)
+
+    @field_validator("seasonal_slot")
+    @classmethod
+    def _slot_divides_the_day(cls, slot: int, info: ValidationInfo) -> int:
+        step = info.data.get("step", 300)
+        if slot <= 0 or DAY % slot or slot % step:
+            raise ValueError(
+                f"{format_duration(slot)} must divide one day (24h) into whole slots and be "
+                f"a whole number of steps ({format_duration(step)}); use e.g. 15m, 30m or 1h")
+        return slot
 
 
 class ThreatsConfig(_Strict):

@@ -23,6 +23,12 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
 
 
+def _threats_arg(p: argparse.ArgumentParser) -> None:
+    from streams.cli.args import add_threats_args
+
+    add_threats_args(p)  # the threat detectors' panels, from threats.yaml like the engine
+
+
 def _grafana_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grafana-url", metavar="URL",
                    help=f"Grafana base URL for dashboard links in alerts (default: "
@@ -95,9 +101,10 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
 
 def _cmd_dashboards_generate(args: argparse.Namespace) -> int:
     from alerts.dashboards import all_dashboards, render_dashboard
-    from streams.cli.args import load_or_exit
+    from streams.cli.args import load_or_exit, threats_or_exit
 
-    boards = all_dashboards(load_or_exit(args.config))
+    config = load_or_exit(args.config)
+    boards = all_dashboards(config, threats_or_exit(args, config))
     out: Path = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
     # A removed policy area must not leave its old dashboard behind to be provisioned.
@@ -113,10 +120,11 @@ def _cmd_dashboards_generate(args: argparse.Namespace) -> int:
 def _cmd_dashboards_push(args: argparse.Namespace) -> int:
     from alerts.dashboards import all_dashboards
     from alerts.grafana import PushError, push, read_token, with_datasource
-    from streams.cli.args import load_or_exit
+    from streams.cli.args import load_or_exit, threats_or_exit
 
     config = load_or_exit(args.config)
-    boards = [with_datasource(b, args.datasource_uid) for b in all_dashboards(config).values()]
+    boards = [with_datasource(b, args.datasource_uid)
+              for b in all_dashboards(config, threats_or_exit(args, config)).values()]
     try:
         token = read_token(args.token_file)
         pushed = push(args.url, token, boards, folder_uid=args.folder_uid,
@@ -172,6 +180,7 @@ def register(sub: Subparsers) -> None:
     dash_sub = dash.add_subparsers(dest="dashboards_command", required=True, metavar="COMMAND")
     dgen = dash_sub.add_parser("generate", help="write the dashboard JSON files")
     _config_arg(dgen)
+    _threats_arg(dgen)
     dgen.add_argument("--output-dir", type=Path, default=Path(DASHBOARDS_DIR), metavar="DIR",
                       help=f"default {DASHBOARDS_DIR}")
     dgen.set_defaults(func=_cmd_dashboards_generate)
@@ -190,6 +199,7 @@ def register(sub: Subparsers) -> None:
                        help=f"uid of the Prometheus datasource in that Grafana (default "
                             f"{DATASOURCE_UID}, the one deploy/grafana provisions)")
     _config_arg(dpush)
+    _threats_arg(dpush)
     dpush.set_defaults(func=_cmd_dashboards_push)
 
     sink = sub.add_parser(

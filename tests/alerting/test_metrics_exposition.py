@@ -20,6 +20,10 @@ from tests.support import free_port
 
 # Exported by the Kafka worker only (streams/kafka/worker_metrics.py).
 NOT_EMBEDDED = {c.CONSUMER_LAG, c.LOG_TRUNCATED_TOTAL, c.SNAPSHOTS_REFUSED_TOTAL}
+# Exposed once an area has a drop reference: 2 h of trailing history (or a previous day),
+# beyond the hour of history `harmwatch run` starts with (a longer prefill takes minutes
+# on a shared machine). tests/alerting/test_threat_dashboards.py scrapes it for real.
+WARMING_AFTER_THE_PREFILL = {c.DROP_RATIO}
 
 
 def test_promtool_check_metrics_on_a_running_exporter(procs: Processes) -> None:
@@ -49,7 +53,7 @@ def test_promtool_check_metrics_on_a_running_exporter(procs: Processes) -> None:
     for board in DASHBOARDS.glob("*.json"):
         queried |= set(re.findall(r"\bharmwatch_[a-z0-9_]+", board.read_text()))
     assert "harmwatch_alert_state" in queried and "harmwatch_signal_threshold" in queried
-    missing = queried - names - NOT_EMBEDDED
+    missing = queried - names - NOT_EMBEDDED - WARMING_AFTER_THE_PREFILL
     assert not missing, f"rules or dashboards query metrics the exporter lacks: {missing}"
     assert 'harmwatch_alert_state{market="",policy_area="youth_safety",severity="critical",' \
            'signal="minor_exposure"}' in text
