@@ -2,7 +2,7 @@
 
 A window's count against a reference: with ``seasonal`` on, the mean of the windows that
 ended in the same slot of the day (an hour by default) on previous days
-(:mod:`signals.seasonal`), so the nightly fall of a daily cycle is expected, not a drop;
+(:mod:`signals.time_of_day_mean`), so the nightly fall of a daily cycle is expected, not a drop;
 where no previous day has that slot yet, the mean of the area's own trailing windows
 (``baseline``, one value per step). While a drop is firing the trailing history is frozen,
 so a long outage does not teach the detector that silence is normal, and so is the
@@ -21,9 +21,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from signals.durations import format_duration
-from signals.seasonal import Seasonal
 from signals.threat_types import AreaPane, Finding
 from signals.threats_config import DropConfig
+from signals.time_of_day_mean import TimeOfDayMean
 
 PREFIX = "drop_"
 NOUNS = {"decisions": "decisions", "reports": "reports", "automated": "automated decisions"}
@@ -34,7 +34,7 @@ class _DropState:
     window: deque[tuple[int, int]] = field(default_factory=deque)
     current: int = 0
     history: deque[int] = field(default_factory=deque)
-    seasonal: Seasonal | None = None
+    seasonal: TimeOfDayMean | None = None
 
 
 class Drops:
@@ -49,7 +49,7 @@ class Drops:
 
     def new_state(self) -> _DropState:
         cfg = self.cfg
-        seasonal = Seasonal(cfg.seasonal_slot, cfg.seasonal_days) if cfg.seasonal else None
+        seasonal = TimeOfDayMean(cfg.seasonal_slot, cfg.seasonal_days) if cfg.seasonal else None
         return _DropState(history=deque(maxlen=self._keep), seasonal=seasonal)
 
     def reset(self, area: str) -> None:

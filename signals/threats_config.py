@@ -23,7 +23,7 @@ from pydantic import (
 
 from signals.config import ConfigError
 from signals.durations import format_duration, parse_duration
-from signals.seasonal import DAY
+from signals.time_of_day_mean import DAY
 
 Stream = Literal["report", "decision", "appeal"]
 Measure = Literal["violations", "reports", "appeals"]

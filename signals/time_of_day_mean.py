@@ -17,7 +17,7 @@ DAY: Final = 86400
 Slot = list[float]
 
 
-class Seasonal:
+class TimeOfDayMean:
     def __init__(self, slot_s: int, days: int) -> None:
         self.slot = slot_s
         self.days = days
