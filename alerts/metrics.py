@@ -19,6 +19,10 @@ Metric names (the contract with the generated rules and dashboards; each defined
   the baseline's expected value in the signal's own unit (absent while warming up).
 - ``harmwatch_signal_warming{policy_area,market,signal}``: 1 while a relative rule's baseline
   has too little history of its own to judge (it cannot page yet), else 0.
+- ``harmwatch_signal_effective_threshold{policy_area,market,signal,severity}``: a relative
+  rule's level in the signal's own unit for the last window (signals/effective.py: the value
+  at which that window would score at the level and pass every floor); area level only,
+  absent while warming up or when no value can reach it (a rate over too few samples).
 - ``harmwatch_alert_state{policy_area,market,signal,severity}``: 0 inactive, 1 pending,
   2 firing (decided by the engine in event time, so live equals backtest).
 - ``harmwatch_events_total{stream,policy_area,outcome}``: counted, duplicate, late.
@@ -43,6 +47,7 @@ from alerts import conventions as c
 from alerts.threat_metrics import ThreatCollector
 from signals.alerting import STATE_CODES
 from signals.config import SEVERITIES, Config
+from signals.effective import threshold_in_unit
 from signals.engine import Engine
 from signals.evaluator import Evaluator
 from signals.ingest import Tally
@@ -79,6 +84,8 @@ class Snapshot:
     judgements: tuple[tuple[str, str, str, float | None, float | None, bool], ...] = ()
     watermark: float | None = None
     dedupe_ids: int = 0
+    # Relative rules only: (area, market, signal, severity, the level in the signal's unit).
+    effective: tuple[tuple[str, str, str, str, float], ...] = ()
 
 
 def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
@@ -87,6 +94,7 @@ def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
     values: list[tuple[str, str, str, float, int, float]] = []
     states: list[tuple[str, str, str, str, int]] = []
     judged: list[tuple[str, str, str, float | None, float | None, bool]] = []
+    effective: list[tuple[str, str, str, str, float]] = []
     for ev in evaluators:
         values.extend((key[0], key[1] or "", signal, float(row.value), row.n,
                        row.window_end.timestamp())
@@ -94,7 +102,9 @@ def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
         states.extend((key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
                       for (key, signal, severity), m in ev.machines.items())
         judged.extend(_judgements(ev))
-    return Snapshot(tuple(values), tuple(states), tuple(judged), watermark, remembered_ids)
+        effective.extend(_effective(ev))
+    return Snapshot(tuple(values), tuple(states), tuple(judged), watermark, remembered_ids,
+                    tuple(effective))
 
 
 def _judgements(ev: Evaluator) -> Iterator[tuple[str, str, str, float | None, float | None,
@@ -109,6 +119,20 @@ def _judgements(ev: Evaluator) -> Iterator[tuple[str, str, str, float | None, fl
             warming = ev.warming(key, signal)
             yield (key[0], key[1] or "", signal, None if j is None or warming else j.score,
                    None if j is None else j.expected, warming)
+
+
+def _effective(ev: Evaluator) -> Iterator[tuple[str, str, str, str, float]]:
+    # Area-level keys only: the harm rules and dashboards read market="" (a market's own
+    # threshold would cost a tail inversion per market and level on every snapshot).
+    for (key, signal), j in ev.judgements.items():
+        rule = ev.config.rule(key[0], signal)
+        if key[1] is not None or rule is None or not rule.relative or ev.warming(key, signal):
+            continue
+        for sev in SEVERITIES:
+            level = rule.level(sev)
+            at = None if level is None else threshold_in_unit(signal, rule, level, j)
+            if at is not None:
+                yield key[0], "", signal, sev, at
 
 
 def take_snapshot(engine: Engine) -> Snapshot:
@@ -197,6 +221,14 @@ class HarmwatchCollector(Collector):
                 expected.add_metric([area, market, signal], ex)
             warming.add_metric([area, market, signal], 1 if warm else 0)
         yield from (score, expected, warming)
+
+        at = GaugeMetricFamily(c.SIGNAL_EFFECTIVE_THRESHOLD,
+                               "Relative rule's level in the signal's own unit for the last "
+                               "window: the value at which it scores at the level",
+                               labels=c.EFFECTIVE_LABELS)
+        for area, market, signal, severity, in_unit in snap.effective:
+            at.add_metric([area, market, signal, severity], in_unit)
+        yield at
 
         state = GaugeMetricFamily(c.ALERT_STATE,
                                   "Alert state in event time: 0 inactive, 1 pending, 2 firing",
