@@ -109,8 +109,9 @@ def register(sub: Subparsers) -> None:
                     "depends on the levels for every candidate level and `for`: its alert "
                     "machine, and for a rule relative to the area's baseline also that "
                     "baseline and its scores (levels are then scores, e.g. surprise 5); a "
-                    "sweep costs about one backtest. Shows false alerts per day, incidents caught and delays, and "
-                    "recommends the most sensitive setting within a false-page budget: the "
+                    "sweep costs about one backtest. Shows false alerts per day, incidents "
+                    "caught and delays, and recommends the most sensitive setting within a "
+                    "false-page budget: the "
                     "most incidents caught, then the most sensitive level, then the shortest "
                     "`for`. Exit 0 on a sweep, 1 when the signal never had a value, 2 on "
                     "bad input.")
