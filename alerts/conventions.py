@@ -56,6 +56,7 @@ ALERTS: Final = "ALERTS"
 SIGNAL_LABELS: Final = (POLICY_AREA, MARKET, SIGNAL)
 THRESHOLD_LABELS: Final = (POLICY_AREA, SIGNAL, SEVERITY)
 ALERT_STATE_LABELS: Final = (POLICY_AREA, MARKET, SIGNAL, SEVERITY)
+EFFECTIVE_LABELS: Final = (POLICY_AREA, MARKET, SIGNAL, SEVERITY)
 EVENTS_LABELS: Final = (STREAM, POLICY_AREA, OUTCOME)
 INVALID_LABELS: Final = (STREAM, REASON)
 LAG_LABELS: Final = (TOPIC, PARTITION)
@@ -75,6 +76,9 @@ SIGNAL_THRESHOLD: Final = "harmwatch_signal_threshold"
 SIGNAL_SCORE: Final = "harmwatch_signal_score"
 SIGNAL_EXPECTED: Final = "harmwatch_signal_expected"
 SIGNAL_WARMING: Final = "harmwatch_signal_warming"
+# A relative rule's level translated into the signal's own unit for the last window
+# (signals/effective.py): "12 reports", not "surprise 5".
+SIGNAL_EFFECTIVE_THRESHOLD: Final = "harmwatch_signal_effective_threshold"
 SIGNAL_CLEAR_THRESHOLD: Final = "harmwatch_signal_clear_threshold"
 ALERT_STATE: Final = "harmwatch_alert_state"
 

@@ -47,6 +47,7 @@ from alerts.naming import (
 )
 from alerts.promql import (
     RATE_WINDOW,
+    effective_selector,
     expected_selector,
     invalid_ratio,
     legend,
@@ -158,7 +159,9 @@ def _right_axis() -> list[dm.DynamicConfigValue]:
 def _relative_panel(panel: timeseries.Panel, area: str, signal: str,
                     rule: SignalRule) -> timeseries.Panel:
     """A relative rule's levels are scores, not values of the signal: the raw value is drawn
-    next to the area's expected value, and the score with its levels on the right axis."""
+    next to the area's expected value and each level in the signal's unit for the window
+    (``harmwatch_signal_effective_threshold``), and the score with its levels on the right
+    axis."""
     definition = SIGNALS[signal]
     panel.with_target(_target("B", f"max({expected_selector(area, signal)})", "expected"))
     panel.override_by_name("expected", _threshold_line("blue"))
@@ -170,12 +173,19 @@ def _relative_panel(panel: timeseries.Panel, area: str, signal: str,
         name = f"{sev} level"
         panel.with_target(_target(ref, f"max({threshold_selector(area, signal, sev)})", name))
         panel.override_by_name(name, [*_threshold_line(LINE_COLORS[sev]), *_right_axis()])
+    for ref, sev in zip(("F", "G"), SEVERITIES, strict=True):
+        if rule.level(sev) is None:
+            continue
+        name = f"{sev} threshold now"
+        panel.with_target(_target(ref, f"max({effective_selector(area, signal, sev)})", name))
+        panel.override_by_name(name, _threshold_line(LINE_COLORS[sev]))
     names = ", ".join(alert_name(area, signal, sev) for sev in SEVERITIES
                       if rule.level(sev) is not None)
     measure = MEASURES[rule.mode]
     return panel.thresholds(_steps(("green", None))).description(
         f"{definition.description} ({definition.unit}), window "
-        f"{format_duration(rule.window_s)}: value against the area's expected value (dashed); "
+        f"{format_duration(rule.window_s)}: value against the area's expected value and each "
+        f"level in the signal's unit for the window (dashed); "
         f"the {measure} (right axis) is what the levels apply to ({rule.mode}). "
         f"Alerts: {names}.")
 

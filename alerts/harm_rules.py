@@ -14,6 +14,7 @@ from alerts import conventions as c
 from alerts.formats import SCORE_FORMAT, expected_format, value_format
 from alerts.naming import ROUTING_SEVERITY, alert_name, area_dashboard_uid, dashboard_link
 from alerts.promql import (
+    effective_selector,
     expected_selector,
     query_text,
     score_selector,
@@ -118,6 +119,9 @@ def _relative_annotations(area: str, signal: str, severity: Severity, rule: Sign
     word = "critical" if severity == "critical" else "warning"
     sfmt, efmt = SCORE_FORMAT, expected_format(signal)
     expected = query_text(expected_selector(area, signal), efmt.pipe, "no baseline")
+    # The level in the signal's unit: what a reader compares the value with.
+    effective = query_text(effective_selector(area, signal, severity), value_format(signal).pipe,
+                           "not reachable now")
     score = query_text(score_selector(area, signal), sfmt.pipe, "no score")
     threshold = query_text(threshold_selector(area, signal, severity), sfmt.pipe,
                            sfmt.py(level))
@@ -127,12 +131,14 @@ def _relative_annotations(area: str, signal: str, severity: Severity, rule: Sign
         "description": (
             f"{signal} ({definition.description}) is {value} over the last "
             f"{format_duration(rule.window_s)} event-time window against the area's expected "
-            f"{expected} ({definition.unit}); its {measure} {score} is at or above the {word} "
-            f"level {threshold} ({SCORE_MEANING[rule.mode]}). The breach lasted "
+            f"{expected} ({definition.unit}); the {word} level is {effective} in this window "
+            f"({measure} {threshold}; this window's {measure} is {score}: "
+            f"{SCORE_MEANING[rule.mode]}). The breach lasted "
             f"{format_duration(rule.for_s)} of event time{samples}; the alert resolves once the "
             f"{measure} falls below {sfmt.py(clear)}."),
         "value": value,
         "expected": expected,
+        "effective_threshold": effective,
         "score": score,
         "threshold": threshold,
     }

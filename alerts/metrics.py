@@ -19,6 +19,10 @@ Metric names (the contract with the generated rules and dashboards; each defined
   the baseline's expected value in the signal's own unit (absent while warming up).
 - ``harmwatch_signal_warming{policy_area,market,signal}``: 1 while a relative rule's baseline
   has too little history of its own to judge (it cannot page yet), else 0.
+- ``harmwatch_signal_effective_threshold{policy_area,market,signal,severity}``: a relative
+  rule's level in the signal's own unit for the last window (signals/effective.py: the value
+  at which that window would score at the level and pass every floor); area level only,
+  absent while warming up or when no value can reach it (a rate over too few samples).
 - ``harmwatch_alert_state{policy_area,market,signal,severity}``: 0 inactive, 1 pending,
   2 firing (decided by the engine in event time, so live equals backtest).
 - ``harmwatch_events_total{stream,policy_area,outcome}``: counted, duplicate, late.
@@ -42,10 +46,12 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from alerts import conventions as c
 from alerts.threat_metrics import ThreatCollector
 from signals.alerting import STATE_CODES
-from signals.config import SEVERITIES, Config
+from signals.config import SEVERITIES, Config, Severity, SignalRule
+from signals.effective import threshold_in_unit
 from signals.engine import Engine
 from signals.evaluator import Evaluator
 from signals.ingest import Tally
+from signals.judges import Judgement
 from signals.threats import ThreatDetector
 
 
@@ -79,6 +85,9 @@ class Snapshot:
     judgements: tuple[tuple[str, str, str, float | None, float | None, bool], ...] = ()
     watermark: float | None = None
     dedupe_ids: int = 0
+    # Relative rules, area level, warm: (area, signal, rule, last judgement); their levels in
+    # the signal's unit are worked out at scrape time (a tail inversion each), not here.
+    relative: tuple[tuple[str, str, SignalRule, Judgement], ...] = ()
 
 
 def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
@@ -87,6 +96,7 @@ def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
     values: list[tuple[str, str, str, float, int, float]] = []
     states: list[tuple[str, str, str, str, int]] = []
     judged: list[tuple[str, str, str, float | None, float | None, bool]] = []
+    relative: list[tuple[str, str, SignalRule, Judgement]] = []
     for ev in evaluators:
         values.extend((key[0], key[1] or "", signal, float(row.value), row.n,
                        row.window_end.timestamp())
@@ -94,7 +104,9 @@ def snapshot_of(evaluators: Iterable[Evaluator], watermark: float | None,
         states.extend((key[0], key[1] or "", signal, severity, STATE_CODES[m.state])
                       for (key, signal, severity), m in ev.machines.items())
         judged.extend(_judgements(ev))
-    return Snapshot(tuple(values), tuple(states), tuple(judged), watermark, remembered_ids)
+        relative.extend(_warm_judgements(ev))
+    return Snapshot(tuple(values), tuple(states), tuple(judged), watermark, remembered_ids,
+                    tuple(relative))
 
 
 def _judgements(ev: Evaluator) -> Iterator[tuple[str, str, str, float | None, float | None,
@@ -111,6 +123,25 @@ def _judgements(ev: Evaluator) -> Iterator[tuple[str, str, str, float | None, fl
                    None if j is None else j.expected, warming)
 
 
+def _warm_judgements(ev: Evaluator) -> Iterator[tuple[str, str, SignalRule, Judgement]]:
+    # Area-level keys only: the harm rules and dashboards read market="" (a market's own
+    # threshold would cost a tail inversion per market and level).
+    for (key, signal), j in ev.judgements.items():
+        rule = ev.config.rule(key[0], signal)
+        if key[1] is None and rule is not None and rule.relative and not ev.warming(key, signal):
+            yield key[0], signal, rule, j
+
+
+def _in_unit(signal: str, rule: SignalRule, j: Judgement) -> list[tuple[Severity, float]]:
+    out = []
+    for sev in SEVERITIES:
+        level = rule.level(sev)
+        at = None if level is None else threshold_in_unit(signal, rule, level, j)
+        if at is not None:
+            out.append((sev, at))
+    return out
+
+
 def take_snapshot(engine: Engine) -> Snapshot:
     wm = engine.ingest.watermark
     return snapshot_of([engine.evaluator], wm if wm != float("-inf") else None,
@@ -125,6 +156,8 @@ class HarmwatchCollector(Collector):
     snapshot: Snapshot = field(default_factory=Snapshot)
     last_event: dict[str, float] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
+    _in_unit: dict[tuple[str, str], tuple[Judgement, list[tuple[Severity, float]]]] = field(
+        default_factory=dict)
     # The emergent-threat detectors' series, exposed once a driver runs them.
     threats: ThreatCollector | None = None
 
@@ -197,6 +230,22 @@ class HarmwatchCollector(Collector):
                 expected.add_metric([area, market, signal], ex)
             warming.add_metric([area, market, signal], 1 if warm else 0)
         yield from (score, expected, warming)
+
+        at = GaugeMetricFamily(c.SIGNAL_EFFECTIVE_THRESHOLD,
+                               "Relative rule's level in the signal's own unit for the last "
+                               "window: the value at which it scores at the level",
+                               labels=c.EFFECTIVE_LABELS)
+        # Judgements are immutable and a window closes about once a minute of event time,
+        # so most scrapes find the same judgement and reuse its thresholds.
+        cache: dict[tuple[str, str], tuple[Judgement, list[tuple[Severity, float]]]] = {}
+        for area, signal, rule, j in snap.relative:
+            hit = self._in_unit.get((area, signal))
+            levels = hit[1] if hit is not None and hit[0] is j else _in_unit(signal, rule, j)
+            cache[(area, signal)] = (j, levels)
+            for level_of, in_unit in levels:
+                at.add_metric([area, c.WHOLE_AREA, signal, level_of], in_unit)
+        self._in_unit = cache
+        yield at
 
         state = GaugeMetricFamily(c.ALERT_STATE,
                                   "Alert state in event time: 0 inactive, 1 pending, 2 firing",

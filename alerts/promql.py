@@ -50,6 +50,11 @@ def expected_selector(area: str, signal: str) -> str:
                                    c.SIGNAL: signal})
 
 
+def effective_selector(area: str, signal: str, severity: Severity) -> str:
+    return sel(c.SIGNAL_EFFECTIVE_THRESHOLD, {c.POLICY_AREA: area, c.MARKET: c.WHOLE_AREA,
+                                              c.SIGNAL: signal, c.SEVERITY: severity})
+
+
 def threshold_selector(area: str, signal: str, severity: Severity) -> str:
     return sel(c.SIGNAL_THRESHOLD, {c.POLICY_AREA: area, c.SIGNAL: signal,
                                     c.SEVERITY: severity})

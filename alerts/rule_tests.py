@@ -47,6 +47,7 @@ def expected_harm_annotations(config: Config, area: str, signal: str, severity: 
         shown[annotations["threshold"]] = SCORE_FORMAT.py(level)
         shown[annotations["score"]] = SCORE_FORMAT.py(_test_score(rule))
         shown[annotations["expected"]] = expected_format(signal).py(_test_expected(rule))
+        shown[annotations["effective_threshold"]] = fmt.py(_test_effective(rule, severity))
     else:
         shown[annotations["threshold"]] = fmt.py(level)
     out = {}
@@ -64,6 +65,11 @@ def _test_score(rule: SignalRule) -> float:
 
 def _test_expected(rule: SignalRule) -> float:
     return _test_value(rule) / 4
+
+
+def _test_effective(rule: SignalRule, severity: Severity) -> float:
+    """The level in the signal's unit: between the expected value and the value (warn lower)."""
+    return _test_expected(rule) * (2 if severity == "warn" else 3)
 
 
 def _harm_series(config: Config, values: str, span: int) -> list[dict[str, str]]:
@@ -93,6 +99,13 @@ def _harm_series(config: Config, values: str, span: int) -> list[dict[str, str]]
                                          {**TEST_INSTANCE, c.POLICY_AREA: area,
                                           c.SIGNAL: signal, c.SEVERITY: severity}),
                        "values": f"{level!r}x{span}"})
+        rule = config.rules[(area, signal)]
+        if rule.relative:
+            series.append({"series": _series(c.SIGNAL_EFFECTIVE_THRESHOLD,
+                                             {**TEST_INSTANCE, c.POLICY_AREA: area,
+                                              c.MARKET: c.WHOLE_AREA, c.SIGNAL: signal,
+                                              c.SEVERITY: severity}),
+                           "values": f"{_test_effective(rule, severity)!r}x{span}"})
     return series
 
 

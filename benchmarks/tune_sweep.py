@@ -5,8 +5,10 @@ repetition, interleaved so drift in the machine hits both alike:
 
   backtest   ``run_backtest(config, file)``: the whole engine over the file, once
   sweep      ``collect_series`` (one replay keeping one rule's windows) plus ``sweep`` of
-             20 candidates (10 levels x 2 ``for`` values) replaying only the alert machine
-  replays    the 20 alert-machine replays alone (part of ``sweep``)
+             20 candidates (10 levels x 2 ``for`` values), each replaying only what depends on
+             the levels
+  replays    the 20 candidate replays alone (part of ``sweep``): the alert machine, and for a
+             baseline-relative rule (the default minor_exposure is one) its baseline and judge
 
 The naive sweep (20 full backtests, one per candidate) is shown as 20 x backtest; pass
 ``--naive`` to also run it for real once. Times are wall-clock medians in this process.
@@ -97,9 +99,9 @@ def main() -> int:
           f"{args.signal}; {count} candidates; median of {args.repeat} (wall clock)\n")
     print("| step | seconds | vs one backtest |\n|---|---:|---:|")
     print(f"| one backtest | {med['backtest']:.2f} | 1.00x |")
-    print(f"| sweep of {count} (one replay + {count} alert-machine replays) | {med['sweep']:.2f} "
+    print(f"| sweep of {count} (one replay + {count} candidate replays) | {med['sweep']:.2f} "
           f"| {med['sweep'] / med['backtest']:.2f}x |")
-    print(f"| of which the {count} alert-machine replays | {med['replays']:.3f} | "
+    print(f"| of which the {count} candidate replays | {med['replays']:.3f} | "
           f"{med['replays'] / med['backtest']:.3f}x |")
     print(f"| naive: {count} full backtests (estimate {count} x backtest) | "
           f"{count * med['backtest']:.1f} | {count:.2f}x |")

@@ -33,6 +33,9 @@ class Judgement:
     material: bool
     num: float  # what the window adds to the baseline (see Baseline)
     den: float
+    # The baseline's sums the tail was (or would be) taken against: (total count, windows)
+    # or (hits, trials); what signals.effective inverts into a threshold in the signal's unit.
+    pooled: tuple[float, float] | None = None
 
 
 def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
@@ -44,10 +47,10 @@ def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
         if not baseline.ready:
             return Judgement(None, None, False, float(k), 1.0)
         expected = baseline.mean()
+        pooled = baseline.pooled(overlap)
         if k < rule.min_ratio * expected:  # immaterial: no need for the tail sum
-            return Judgement(0.0, expected, False, float(k), 1.0)
-        total, windows = baseline.pooled(overlap)
-        return Judgement(count_surprise(k, total, windows), expected, True, float(k), 1.0)
+            return Judgement(0.0, expected, False, float(k), 1.0, pooled)
+        return Judgement(count_surprise(k, *pooled), expected, True, float(k), 1.0, pooled)
     if value is None or n <= 0:
         return None
     if mode == "rate_surprise":
@@ -58,10 +61,11 @@ def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
         if trials <= 0:
             return Judgement(None, None, False, float(hits), float(n))
         p0 = pooled_hits / trials
+        pooled = (pooled_hits, trials)
         if value - p0 < rule.min_lift:
-            return Judgement(0.0, p0, False, float(hits), float(n))
+            return Judgement(0.0, p0, False, float(hits), float(n), pooled)
         return Judgement(rate_surprise(hits, n, pooled_hits, trials), p0, True,
-                         float(hits), float(n))
+                         float(hits), float(n), pooled)
     # baseline_ratio
     if not baseline.ready:
         return Judgement(None, None, False, value, 1.0)

@@ -105,10 +105,13 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "tune", help="sweep one rule's level and `for`: pages per day against incidents caught",
-        description="Replay a history once, keep one rule's windows, and replay only its alert "
-                    "machine for every candidate level and `for` (so a sweep costs about one "
-                    "backtest). Shows false alerts per day, incidents caught and delays, and "
-                    "recommends the most sensitive setting within a false-page budget: the "
+        description="Replay a history once, keep one rule's windows, and replay only what "
+                    "depends on the levels for every candidate level and `for`: its alert "
+                    "machine, and for a rule relative to the area's baseline also that "
+                    "baseline and its scores (levels are then scores, e.g. surprise 5); a "
+                    "sweep costs about one backtest. Shows false alerts per day, incidents "
+                    "caught and delays, and recommends the most sensitive setting within a "
+                    "false-page budget: the "
                     "most incidents caught, then the most sensitive level, then the shortest "
                     "`for`. Exit 0 on a sweep, 1 when the signal never had a value, 2 on "
                     "bad input.")

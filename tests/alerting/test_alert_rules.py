@@ -76,7 +76,11 @@ def test_labels_and_annotations_of_a_page(config: Config) -> None:
     assert "{{ else }}4{{ end }}" in ann["threshold"]
     # minor_exposure is relative by default: value against expected, score against level.
     assert "harmwatch_signal_expected{" in ann["description"]
-    assert "its surprise {{ with query `harmwatch_signal_score{" in ann["description"]
+    assert "window's surprise is {{ with query `harmwatch_signal_score{" in ann["description"]
+    # ... and the level in the signal's own unit, next to the value it compares with.
+    assert "the critical level is {{ with query `harmwatch_signal_effective_threshold{" in \
+        ann["description"]
+    assert 'severity="critical"}` }}' in ann["effective_threshold"]
 
 
 def test_warn_is_a_ticket(config: Config) -> None:

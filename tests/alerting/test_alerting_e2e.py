@@ -38,7 +38,7 @@ STATE = {"policy_area": "youth_safety", "market": "", "signal": "minor_exposure"
          "severity": "critical"}
 ROUTING_KEY = "test-routing-key-5b1e"
 PD_DETAILS = {"firing", "resolved", "num_firing", "num_resolved", "value", "threshold",
-              "window", "runbook", "dashboard"}
+              "expected", "threshold_now", "score", "window", "runbook", "dashboard"}
 # At 60x, one minute of event time (the windows' step) passes in one second. minor_exposure
 # is judged against the area's own baseline (count_surprise, 1h baseline of 1-minute steps
 # over 10-minute windows): it warms up after 30 judged windows past the 9 overlapping ones,
@@ -127,9 +127,13 @@ def test_incident_pages_and_resolves(tmp_path: Path, procs: Processes, sink: Sin
     assert ann["window"] == "10m"
     assert ann["runbook_url"] == "https://runbooks.example.com/harmwatch/youth_safety"
     assert ann["dashboard_url"] == "http://localhost:3000/d/harmwatch-youth-safety"
+    # The level in the signal's unit: a whole count, past the floors (3 cases, 2x expected).
+    at = float(ann["effective_threshold"])
+    assert at == int(at) and at >= max(3, 2 * float(ann["expected"]))
     assert (f"is {ann['value']} over the last 10m event-time window against the area's "
-            f"expected {ann['expected']} (decisions); its surprise {ann['score']} is at or "
-            "above the critical level 4 (surprise: -log10 of the chance") in ann["description"]
+            f"expected {ann['expected']} (decisions); the critical level is "
+            f"{ann['effective_threshold']} in this window (surprise 4; this window's surprise "
+            f"is {ann['score']}: surprise: -log10 of the chance") in ann["description"]
     assert page.body["groupLabels"] == {"alertname": ALERT, "policy_area": "youth_safety"}
 
     # The same page through the PagerDuty receiver, rendered by our templates.
@@ -145,7 +149,12 @@ def test_incident_pages_and_resolves(tmp_path: Path, procs: Processes, sink: Sin
     assert details["window"] == "10m"
     assert details["runbook"] == ann["runbook_url"]
     assert details["dashboard"] == ann["dashboard_url"]
-    assert f"value {ann['value']}, threshold 4, window 10m" in details["firing"]
+    assert details["expected"] == ann["expected"] and details["score"] == ann["score"]
+    assert details["threshold_now"] == ann["effective_threshold"]
+    # Never "value 26, threshold 4": a count next to a score level.
+    assert (f"value {ann['value']}, expected {ann['expected']}, threshold now "
+            f"{ann['effective_threshold']}, window 10m\n  score {ann['score']}, score level 4"
+            ) in details["firing"]
     assert {link["href"] for link in pd["links"]} == {ann["runbook_url"],
                                                      ann["dashboard_url"]}
 

@@ -100,4 +100,6 @@ def test_templates_never_dump_labels_or_annotations() -> None:
     assert "range .Annotations" not in text and "__text_alert_list" not in text
     used = set(re.findall(r"\.Annotations\.(\w+)", text))
     used |= set(re.findall(r"\.CommonAnnotations\.(\w+)", text))
-    assert used == {"summary", "value", "threshold", "window", "runbook_url", "dashboard_url"}
+    # A relative rule adds its expected value, level in the signal's unit and score: numbers.
+    assert used == {"summary", "value", "threshold", "window", "runbook_url", "dashboard_url",
+                    "expected", "effective_threshold", "score"}

@@ -118,6 +118,11 @@ def _check_relative_panel(panel: dict[str, Any], exprs: dict[str, str], area: st
         assert f'harmwatch_signal_threshold{{policy_area="{area}",signal="{signal}",' \
                f'severity="{sev}"}}' in exprs[f"{sev} level"]
         assert f"{sev} level" in right
+        # ... and the same level in the signal's unit, on the value's axis.
+        assert exprs[f"{sev} threshold now"] == (
+            f'max(harmwatch_signal_effective_threshold{{policy_area="{area}",market="",'
+            f'signal="{signal}",severity="{sev}"}})')
+        assert f"{sev} threshold now" not in right
     assert "score" in right and "value" not in right and "expected" not in right
     steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert [s["value"] for s in steps] == [None]

@@ -90,3 +90,34 @@ def test_the_live_view_marks_warming_rules() -> None:
     text = out.getvalue()
     assert "warming up (~)" in text and "cannot page" in text
     assert "·~" in text
+
+
+def test_a_warm_rule_exports_its_levels_in_the_signals_unit() -> None:
+    from signals.significance import count_surprise
+
+    pipeline = Pipeline(CONFIG)
+    for _, raw in Simulator(start=START, seed=3).lines(90 * 60):
+        pipeline.feed(raw)
+    collector = HarmwatchCollector(CONFIG, [pipeline])
+    collector.publish(pipeline.engine)
+    text = generate_latest(new_registry(collector)).decode()
+    at = {(s.labels["policy_area"], s.labels["market"], s.labels["signal"],
+           s.labels["severity"]): s.value
+          for family in text_string_to_metric_families(text)
+          if family.name == "harmwatch_signal_effective_threshold" for s in family.samples}
+    assert not [k for k in at if k[1]]  # area level only
+    rule = CONFIG.rules[("youth_safety", "minor_exposure")]
+    judged = pipeline.engine.evaluator.judgements[(("youth_safety", None), "minor_exposure")]
+    assert judged.pooled is not None and judged.expected is not None
+    for severity in ("warn", "critical"):
+        k = at[("youth_safety", "", "minor_exposure", severity)]
+        level = rule.level(severity)
+        assert level is not None and k == int(k)
+        # The smallest count at or past the level that passes the floors (3 cases, 2x).
+        assert count_surprise(int(k), *judged.pooled) >= level
+        assert k >= max(rule.min_samples, rule.min_ratio * judged.expected)
+        below = int(k) - 1
+        assert below < max(rule.min_samples, rule.min_ratio * judged.expected) or \
+            count_surprise(below, *judged.pooled) < level
+    assert at[("youth_safety", "", "minor_exposure", "warn")] <= \
+        at[("youth_safety", "", "minor_exposure", "critical")]

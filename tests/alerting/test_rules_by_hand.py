@@ -223,9 +223,12 @@ SCORE_Q = ('{{ with query `harmwatch_signal_score{policy_area="youth_safety",mar
 LEVEL_Q = ('{{ with query `harmwatch_signal_threshold{policy_area="youth_safety",'
            'signal="minor_exposure",severity="critical"}` }}'
            '{{ . | first | value | printf "%.4g" }}{{ else }}5{{ end }}')
+EFFECTIVE_Q = ('{{ with query `harmwatch_signal_effective_threshold{policy_area="youth_safety",'
+               'market="",signal="minor_exposure",severity="critical"}` }}'
+               '{{ . | first | value | printf "%.4g" }}{{ else }}not reachable now{{ end }}')
 
 
-def test_a_relative_rule_names_value_expected_and_score_against_its_level() -> None:
+def test_a_relative_rule_names_value_expected_threshold_in_unit_and_score() -> None:
     doc = yaml.safe_load(render_rules(_tiny_relative_config(), GRAFANA))
     (rule,) = next(g for g in doc["groups"] if g["name"] == "harmwatch-harm")["rules"]
     assert rule["alert"] == "YouthSafetyMinorExposureCritical"
@@ -234,13 +237,15 @@ def test_a_relative_rule_names_value_expected_and_score_against_its_level() -> N
                    "at or above the critical level)",
         "description": "minor_exposure (violating decisions on content that reached or "
                        f"targeted minors) is {VALUE} over the last 10m event-time window "
-                       f"against the area's expected {EXPECTED_Q} (decisions); its surprise "
-                       f"{SCORE_Q} is at or above the critical level {LEVEL_Q} (surprise: "
+                       f"against the area's expected {EXPECTED_Q} (decisions); the critical "
+                       f"level is {EFFECTIVE_Q} in this window (surprise {LEVEL_Q}; this "
+                       f"window's surprise is {SCORE_Q}: surprise: "
                        "-log10 of the chance of a count this high given the area's baseline, "
                        "so 5 means 1 in 100000). The breach lasted 2m of event time; the "
                        "alert resolves once the surprise falls below 4.",
         "value": VALUE,
         "expected": EXPECTED_Q,
+        "effective_threshold": EFFECTIVE_Q,
         "score": SCORE_Q,
         "threshold": LEVEL_Q,
         "window": "10m",

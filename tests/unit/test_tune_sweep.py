@@ -97,6 +97,75 @@ def test_every_candidate_equals_a_full_backtest_with_that_setting(
     assert seen > 0  # some candidate alerted, so the comparison was not of empty lists
 
 
+# Baseline-relative rules: what the baseline admits depends on the levels and the alert state
+# (windows past the lowest level, or in alert, stay out), so each candidate's scores differ.
+RELATIVE: dict[str, dict[str, Any]] = {
+    "minor_exposure": {"mode": "count_surprise", "window": "5m", "step": "1m",
+                       "baseline": "30m", "min_ratio": 2.0, "warn": 2.5, "critical": 4,
+                       "for": "2m"},
+    "overturn_rate": {"mode": "rate_surprise", "window": "10m", "step": "1m",
+                      "baseline": "30m", "min_lift": 0.1, "warn": 2, "critical": 3, "for": "1m"},
+    "report_surge": {"mode": "count_surprise", "window": "5m", "step": "1m", "baseline": "30m",
+                     "min_ratio": 1.5, "warn": 3, "critical": 5, "for": "1m"},
+    "violation_rate": {"mode": "rate_surprise", "window": "5m", "step": "1m", "baseline": "30m",
+                       "min_lift": 0.1, "warn": 1.5, "critical": 2.5, "critical_clear": 1.8,
+                       "for": "2m"},
+    "review_latency_p95": {"mode": "baseline_ratio", "window": "5m", "step": "1m",
+                           "baseline": "30m", "warn": 1.5, "critical": 2.5, "min_samples": 5},
+}
+RELATIVE_AREAS: dict[str, Any] = {}
+
+
+def full_relative_backtest(path: Path, area: str, signal: str, severity: Severity,
+                           level: float, for_s: int) -> list[Any]:
+    """A config with that level and ``for`` (the other severity as configured), replayed."""
+    areas = {a: dict(v) for a, v in RELATIVE_AREAS.items()}
+    spec = dict(areas.get(area, {}).get(signal, {}))
+    spec[severity] = level
+    spec["for"] = f"{for_s}s"
+    if signal == "violation_rate" and severity == "critical":
+        spec["critical_clear"] = level * 1.8 / 2.5  # kept in proportion, by hand
+    areas.setdefault(area, {})[signal] = spec
+    pipeline = run_backtest(make_config(RELATIVE, areas), path, progress=False)
+    return [msgspec.to_builtins(e) for e in pipeline.engine.evaluator.episodes
+            if (e.policy_area, e.market, e.signal, e.severity) == (area, None, signal, severity)]
+
+
+RELATIVE_CASES = [
+    ("youth_safety", "minor_exposure", "critical"),
+    ("adult_nudity", "overturn_rate", "critical"),
+    ("body_image", "report_surge", "critical"),       # raw counts through the warm-up
+    ("youth_safety", "violation_rate", "critical"),   # explicit clear level
+    ("body_image", "review_latency_p95", "warn"),
+    ("youth_safety", "review_latency_p95", "critical"),
+]
+
+
+@pytest.mark.parametrize(("area", "signal", "severity"), RELATIVE_CASES)
+def test_relative_rule_candidates_equal_a_full_backtest(
+        history: Path, area: str, signal: str, severity: Severity) -> None:
+    config = make_config(RELATIVE, RELATIVE_AREAS)
+    rule = config.rule(area, signal)
+    assert rule is not None and rule.relative
+    series = collect_series(config, history, area, signal, progress=False)
+    other = rule.warn if severity == "critical" else rule.critical
+    assert other is not None
+    # Levels of scores, not of raw values; the config must stay valid (warn under critical).
+    grid = (1.1, 1.5, 2.0, 3.0) if severity == "critical" else (0.4, 0.6, 0.8, 0.95)
+    levels = sorted({round(other * f, 3) for f in grid} | {
+        lv for lv in auto_levels(series, rule, severity, 3)
+        if (lv > other if severity == "critical" else lv < other)})
+    seen = 0
+    for for_s in (0, 120):
+        for level in levels:
+            fast = [msgspec.to_builtins(e) for e in replay_alerts(
+                series, with_setting(rule, severity, level, for_s), severity)]
+            assert fast == full_relative_backtest(history, area, signal, severity, level,
+                                                  for_s), (level, for_s)
+            seen += len(fast)
+    assert seen > 0
+
+
 def test_windows_without_a_value_are_in_the_series(history: Path) -> None:
     series = collect_series(make_config(DEFAULTS, AREAS), history, "body_image", "overturn_rate",
                             progress=False)
