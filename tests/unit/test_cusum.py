@@ -17,7 +17,7 @@ from signals.config import Config, ConfigError
 from signals.counts import Counts
 from signals.evaluator import Evaluator
 from signals.keys import Key
-from signals.sequential import Cusum
+from signals.sequential import Cusum, rates
 from tests.helpers import T0, make_config
 
 BASE = int(T0.timestamp())
@@ -30,6 +30,30 @@ def pmf(k: int, n: int, p: float) -> float:
 
 def hand_llr(k: int, n: int, p0: float, p1: float) -> float:
     return math.log10(pmf(k, n, p1) / pmf(k, n, p0))
+
+
+def lifted(p0: float, lift: float) -> float:
+    """p1 > p0 + lift at which the expected LLR of a sample at rate p0 + lift is zero, found
+    by bisection on that expectation (signals.sequential solves a closed form instead)."""
+    q = p0 + lift
+
+    def drift(p1: float) -> float:
+        return q * math.log(p1 / p0) + (1 - q) * math.log((1 - p1) / (1 - p0))
+
+    lo, hi = q, 1 - 1e-9  # at p1 = q the drift is KL(q || p0) > 0; near 1 it is very negative
+    assert drift(lo) > 0 > drift(hi)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if drift(mid) > 0 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_the_alternative_rate_drifts_neither_way_at_the_floor_of_effect() -> None:
+    for hits, trials, lift in ((12, 100, 0.2), (30, 100, 0.25), (1, 400, 0.1)):
+        p0, p1 = rates(hits, trials, lift)
+        assert p0 == pytest.approx((hits + 0.5) / (trials + 1))
+        assert p1 == pytest.approx(lifted(p0, lift), abs=1e-9)
+    assert rates(90, 100, 0.2)[1] == rates(90, 100, 0.2)[0]  # p0 + lift past 1: no test
 
 
 def test_hand_computed_llr_sequence() -> None:
@@ -104,7 +128,7 @@ def test_a_slow_trickle_no_window_decides_pages_through_the_cusum() -> None:
     assert trickle(overturn(sequential=False)).episodes == []  # each window scores ~1.4
     ev = trickle(overturn(sequential=True))
     assert [(e.severity, (e.started_at.timestamp() - BASE) // 60) for e in ev.episodes] == [
-        ("warn", 65), ("critical", 67)]
+        ("warn", 63), ("critical", 65)]
 
 
 def test_the_cusum_follows_the_baseline_rate_by_hand() -> None:
@@ -115,7 +139,9 @@ def test_the_cusum_follows_the_baseline_rate_by_hand() -> None:
     # enters the baseline in place of minute 0's: step 2 is against 179 of 1,478.
     p0 = 180.5 / 1501
     p0_next = 179.5 / 1479
-    expected = hand_llr(2, 3, p0, p0 + 0.2) + hand_llr(2, 3, p0_next, p0_next + 0.2)
+    expected = (hand_llr(2, 3, p0, lifted(p0, 0.2))
+                + hand_llr(2, 3, p0_next, lifted(p0_next, 0.2)))
+    assert expected == pytest.approx(2.085, abs=1e-3)  # about 1.04 a step
     assert cusum.score == pytest.approx(expected, abs=1e-9)
 
 
@@ -123,9 +149,9 @@ def test_the_cusum_resets_after_the_episode_and_its_windows_stay_out() -> None:
     ev = trickle(overturn(sequential=True))
     baseline = ev._baselines[(YOUTH, "overturn_rate")]
     hits, trials = baseline.pooled(1.0)
-    # Of the 20 trickle windows, the first 2 (CUSUM 0.74, 1.48) entered; from the 3rd (2.2)
-    # on the CUSUM was past the exclusion cut (2) or the alert on, so they stayed out.
-    assert (hits, trials) == (58 * 3 + 2 * 2, 58 * 25 + 2 * 3)
+    # Of the 20 trickle windows, the first (CUSUM 1.04) entered; from the 2nd (2.08) on the
+    # CUSUM was past the exclusion cut (2) or the alert on, so they stayed out.
+    assert (hits, trials) == (59 * 3 + 2, 59 * 25 + 3)
     minute = 80
     while any(e.ended_at is None for e in ev.episodes):
         feed(ev, minute, 25, 3)
