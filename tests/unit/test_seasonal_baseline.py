@@ -210,3 +210,17 @@ def test_rules_without_the_option_keep_their_config_digest() -> None:
     assert "seasonal" not in plain.rules[("youth_safety", "report_volume")].model_dump(
         mode="json")
     assert plain.digest == explicit.digest != seasonal.digest
+
+
+def test_a_reload_that_adds_the_shape_keeps_the_trailing_history() -> None:
+    ev = Evaluator(make_config({"report_volume": volume_rule()}))
+    for minute in range(90):
+        feed(ev, minute, 20 + minute % 3)
+    before = ev._baselines[(YOUTH, "report_volume")]
+    assert before.seasonal is None
+    ev.reconfigure(make_config({"report_volume": volume_rule(seasonal="1h")}))
+    after = ev._baselines[(YOUTH, "report_volume")]
+    assert after.seasonal is not None and after.seasonal.means == {}  # nothing learned yet
+    assert list(after.values) == list(before.values) and after.mean() == before.mean()
+    # The admitted windows' hours are known, so the shape can weigh them once it has a day.
+    assert sum(after.seasonal.in_trailing.values()) == len(after.values)
