@@ -39,6 +39,9 @@ class Judgement:
     material: bool
     num: float  # what the window adds to the baseline (see Baseline)
     den: float
+    # The baseline's sums the tail was (or would be) taken against: (total count, windows)
+    # or (hits, trials), the count's scaled by the daily shape where it was used.
+    pooled: tuple[float, float] | None = None
     shaped: bool = False  # the expectation used the daily shape
 
 
@@ -58,10 +61,11 @@ def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
         if factor is not None:
             expected *= factor
             total *= factor
+        pooled = (total, windows)
         if k < rule.min_ratio * expected:  # immaterial: no need for the tail sum
-            return Judgement(0.0, expected, False, float(k), 1.0, factor is not None)
+            return Judgement(0.0, expected, False, float(k), 1.0, pooled, factor is not None)
         return Judgement(count_surprise(k, total, windows), expected, True, float(k), 1.0,
-                         factor is not None)
+                         pooled, factor is not None)
     if value is None or n <= 0:
         return None
     if mode == "rate_surprise":
@@ -90,7 +94,7 @@ def _judge_rate(rule: SignalRule, value: float, n: int, baseline: Baseline, over
     if cusum is not None and step is not None and step[0] is not None:
         score = max(score, cusum.update(round(step[0] * step[1]), step[1],
                                         *rates(pooled_hits, trials, rule.min_lift)))
-    return Judgement(score, p0, material, float(hits), float(n))
+    return Judgement(score, p0, material, float(hits), float(n), (pooled_hits, trials))
 
 
 def new_baseline(rule: SignalRule) -> Baseline:

@@ -110,6 +110,8 @@ def test_expected_count_is_trailing_mean_times_shape_ratio_by_hand() -> None:
     # own count for hour 10, 45 (to within the half-report prior).
     assert trailing_mean == pytest.approx(43.45)
     assert judged.expected == pytest.approx(45.0, abs=0.01)
+    # The tail is taken against the same scaled history: 60 windows holding 60 x expected.
+    assert judged.pooled == pytest.approx((60 * judged.expected, 60.0))
 
 
 def test_without_a_day_of_history_the_trailing_mean_judges_alone() -> None:
