@@ -111,6 +111,7 @@ def test_expected_count_is_trailing_mean_times_shape_ratio_by_hand() -> None:
     assert trailing_mean == pytest.approx(43.45)
     assert judged.expected == pytest.approx(45.0, abs=0.01)
     # The tail is taken against the same scaled history: 60 windows holding 60 x expected.
+    assert judged.expected is not None
     assert judged.pooled == pytest.approx((60 * judged.expected, 60.0))
 
 
