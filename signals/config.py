@@ -18,13 +18,16 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 
 from signals.definitions import SIGNALS
 from signals.durations import format_duration, parse_duration
 from signals.identity import resolved_digest
+from signals.rule_options import OPTIONAL_DEFAULTS, option_problem
 
 OTHER: Final = "other"
 Severity = Literal["warn", "critical"]
@@ -113,6 +116,11 @@ class SignalRule(_Strict):
     min_lift: float = Field(default=0.0, ge=0, le=1)
     for_s: Duration = Field(default=0, alias="for")
     baseline_s: Duration | None = Field(default=None, alias="baseline")
+    # count_surprise: the daily shape's slot width (signals.seasonal); None: trailing only.
+    seasonal_s: Duration | None = Field(default=None, alias="seasonal")
+    seasonal_days: int = Field(default=7, ge=1, le=28)
+    # rate_surprise: a Bernoulli CUSUM across steps (signals.sequential).
+    sequential: Literal["none", "cusum"] = "none"
     enabled: bool = True
     why: str | None = None
 
@@ -140,6 +148,16 @@ class SignalRule(_Strict):
                     f"{sev} ({level:g}) so that a firing alert can resolve"
                 )
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A rule that uses neither option dumps as before it existed: config digests of
+        # existing files (and the generated artifacts that carry them) do not move.
+        out: dict[str, Any] = handler(self)
+        for name, default in OPTIONAL_DEFAULTS.items():
+            if name in out and out[name] == default:
+                del out[name]
+        return out
 
     @property
     def step(self) -> int:
@@ -217,7 +235,7 @@ def _field_path(loc: tuple[int | str, ...], prefix: str) -> str:
     for item in loc:
         item = str(item)
         if item.endswith("_s") and item[:-2] in ("window", "step", "for", "baseline",
-                                                 "allowed_lateness"):
+                                                 "allowed_lateness", "seasonal"):
             item = item[:-2]
         if item in ("function-after[_consistent()]", "function-after[_no_reserved()]",
                     "[key]"):
@@ -336,10 +354,11 @@ def _check_rule(signal: str, spec: Mapping[str, Any], source: str, path: str) ->
                 f"use one of: {', '.join(fits)}"]
     if rule.relative:
         return _check_relative(rule, source, path)
-    for name, default in (("min_ratio", 1.0), ("min_lift", 0.0)):
+    for name, default in (("min_ratio", 1.0), ("min_lift", 0.0), ("seasonal_s", None),
+                          ("sequential", "none")):
         if getattr(rule, name) != default:
-            return [f"{source}: {path}.{name}: only relative modes use it; remove it or set "
-                    "mode: count_surprise or rate_surprise"]
+            return [f"{source}: {path}.{name.removesuffix('_s')}: only relative modes use it; "
+                    "remove it or set mode: count_surprise or rate_surprise"]
     if kind == "baseline" and not rule.baseline_s:
         return [f"{source}: {path}.baseline: {signal} compares against a trailing baseline; "
                 "add baseline: (e.g. 1h)"]
@@ -370,4 +389,5 @@ def _check_relative(rule: SignalRule, source: str, path: str) -> list[str]:
         return [f"{source}: {path}.min_ratio: only count_surprise uses it; remove it"]
     if rule.min_lift != 0.0 and rule.mode != "rate_surprise":
         return [f"{source}: {path}.min_lift: only rate_surprise uses it; remove it"]
-    return []
+    problem = option_problem(rule)
+    return [f"{source}: {path}.{problem}"] if problem else []

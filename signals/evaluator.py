@@ -20,7 +20,16 @@ from signals.baselines import Baseline
 from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.counts import Counts
 from signals.definitions import P95, SIGNALS, SURGE_BASELINE_FLOOR, percentile_tail, surge
-from signals.judges import MEASURES, Judgement, anomalous, effective, judge, shape
+from signals.judges import (
+    MEASURES,
+    Judgement,
+    anomalous,
+    effective,
+    fits,
+    judge,
+    new_baseline,
+    restore_baseline,
+)
 from signals.keys import Bucket, Key, all_keys, as_number, key_of, key_str, utc
 from signals.records import Episode, SignalRow
 
@@ -113,9 +122,8 @@ class Evaluator:
             del self._history[hkey]
         for b in (b for bs in self._specs.values() for b in bs if b.rule.relative):
             old = self._baselines.get((b.key, b.signal))
-            if old is not None and (old.size, old.delay) != shape(b.rule):
-                self._baselines[(b.key, b.signal)] = Baseline.from_state(
-                    old.to_state(), *shape(b.rule))
+            if old is not None and not fits(old, b.rule):
+                self._baselines[(b.key, b.signal)] = restore_baseline(old.to_state(), b.rule)
         for bkey in [k for k in self._baselines if k not in bound]:
             del self._baselines[bkey]
             self.judgements.pop(bkey, None)
@@ -212,7 +220,8 @@ class Evaluator:
         rule = b.rule
         judged: Judgement | None = None
         if rule.relative:
-            judged = self._judge(b, value, n)
+            judged = self._judge(b, value, n, end, definition.compute(self._window_counts(
+                b.key, end - rule.step, end, False)) if rule.sequential != "none" else None)
             if definition.kind == "baseline":  # report_surge's value is the ratio
                 expected = None if judged is None else judged.expected
                 value = None if expected is None else (value or 0.0) / max(
@@ -251,14 +260,15 @@ class Evaluator:
         if judged is not None:
             self._baselines[(b.key, b.signal)].offer(
                 judged.num, judged.den, anomalous=anomalous(rule, judged_value, n),
-                alerting=alerting)
+                alerting=alerting, at=end, shaped=judged.shaped)
 
-    def _judge(self, b: _Binding, value: float | None, n: int) -> Judgement | None:
+    def _judge(self, b: _Binding, value: float | None, n: int, end: int,
+               step: tuple[float | None, int] | None) -> Judgement | None:
         bkey = (b.key, b.signal)
         baseline = self._baselines.get(bkey)
         if baseline is None:
-            baseline = self._baselines[bkey] = Baseline(*shape(b.rule))
-        judged = judge(b.rule, value, n, baseline, b.rule.window_s / b.rule.step)
+            baseline = self._baselines[bkey] = new_baseline(b.rule)
+        judged = judge(b.rule, value, n, baseline, b.rule.window_s / b.rule.step, end, step)
         if judged is None:
             self.judgements.pop(bkey, None)
         else:
@@ -371,7 +381,7 @@ class Evaluator:
             ks, signal = name.split("#")
             rule = rules.get((key_of(ks), signal))
             if rule is not None and rule.relative:
-                self._baselines[(key_of(ks), signal)] = Baseline.from_state(saved, *shape(rule))
+                self._baselines[(key_of(ks), signal)] = restore_baseline(saved, rule)
         self.machines = {}
         for name, (st, since, started, peak) in state["machines"].items():
             ks, signal, sev = name.split("#")

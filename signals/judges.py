@@ -12,16 +12,22 @@ not worth a page, and the floor is what keeps the daily swing from paging a big 
   rate; small windows cannot reach a high score, so it is its own small-sample guard.
 - ``baseline_ratio``: the value over the baseline's median (review latency: 3 = three times
   the area's usual p95).
+
+Options: ``seasonal:`` scales a count's expectation by the area's daily shape
+(:mod:`signals.seasonal`); ``sequential: cusum`` lets a rate's evidence add up across steps
+(:mod:`signals.sequential`), the score being the larger of the window's and the CUSUM's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from signals.baselines import Baseline
 from signals.config import SignalRule
-from signals.significance import count_surprise, rate_surprise
+from signals.seasonal import Seasonal
+from signals.sequential import Cusum, rates
+from signals.significance import MAX_SCORE, count_surprise, rate_surprise
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,38 +40,36 @@ class Judgement:
     num: float  # what the window adds to the baseline (see Baseline)
     den: float
     # The baseline's sums the tail was (or would be) taken against: (total count, windows)
-    # or (hits, trials); what signals.effective inverts into a threshold in the signal's unit.
+    # or (hits, trials), the count's scaled by the daily shape where it was used.
     pooled: tuple[float, float] | None = None
+    shaped: bool = False  # the expectation used the daily shape
 
 
 def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
-          overlap: float) -> Judgement | None:
-    """Judge one window; None when the window has nothing to judge or learn from."""
+          overlap: float, end: int = -1,
+          step: tuple[float | None, int] | None = None) -> Judgement | None:
+    """Judge the window ending at ``end``; None when it has nothing to judge or learn from.
+    ``step``: the newest step's own (value, n), for a sequential rule's CUSUM."""
     mode = rule.mode
     if mode == "count_surprise":
         k = round(value if value is not None else 0.0)
         if not baseline.ready:
             return Judgement(None, None, False, float(k), 1.0)
         expected = baseline.mean()
-        pooled = baseline.pooled(overlap)
+        total, windows = baseline.pooled(overlap)
+        factor = None if baseline.seasonal is None else baseline.seasonal.factor(end)
+        if factor is not None:
+            expected *= factor
+            total *= factor
+        pooled = (total, windows)
         if k < rule.min_ratio * expected:  # immaterial: no need for the tail sum
-            return Judgement(0.0, expected, False, float(k), 1.0, pooled)
-        return Judgement(count_surprise(k, *pooled), expected, True, float(k), 1.0, pooled)
+            return Judgement(0.0, expected, False, float(k), 1.0, pooled, factor is not None)
+        return Judgement(count_surprise(k, total, windows), expected, True, float(k), 1.0,
+                         pooled, factor is not None)
     if value is None or n <= 0:
         return None
     if mode == "rate_surprise":
-        hits = round(value * n)
-        if not baseline.ready:
-            return Judgement(None, None, False, float(hits), float(n))
-        pooled_hits, trials = baseline.pooled(overlap)
-        if trials <= 0:
-            return Judgement(None, None, False, float(hits), float(n))
-        p0 = pooled_hits / trials
-        pooled = (pooled_hits, trials)
-        if value - p0 < rule.min_lift:
-            return Judgement(0.0, p0, False, float(hits), float(n), pooled)
-        return Judgement(rate_surprise(hits, n, pooled_hits, trials), p0, True,
-                         float(hits), float(n), pooled)
+        return _judge_rate(rule, value, n, baseline, overlap, step)
     # baseline_ratio
     if not baseline.ready:
         return Judgement(None, None, False, value, 1.0)
@@ -73,6 +77,56 @@ def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
     if median <= 0:
         return Judgement(None, median, False, value, 1.0)
     return Judgement(value / median, median, True, value, 1.0)
+
+
+def _judge_rate(rule: SignalRule, value: float, n: int, baseline: Baseline, overlap: float,
+                step: tuple[float | None, int] | None) -> Judgement:
+    hits = round(value * n)
+    if not baseline.ready:
+        return Judgement(None, None, False, float(hits), float(n))
+    pooled_hits, trials = baseline.pooled(overlap)
+    if trials <= 0:
+        return Judgement(None, None, False, float(hits), float(n))
+    p0 = pooled_hits / trials
+    material = value - p0 >= rule.min_lift
+    score = rate_surprise(hits, n, pooled_hits, trials) if material else 0.0
+    cusum = baseline.cusum
+    if cusum is not None and step is not None and step[0] is not None:
+        score = max(score, cusum.update(round(step[0] * step[1]), step[1],
+                                        *rates(pooled_hits, trials, rule.min_lift)))
+    return Judgement(score, p0, material, float(hits), float(n), (pooled_hits, trials))
+
+
+def new_baseline(rule: SignalRule) -> Baseline:
+    """An empty baseline for a relative rule, with its daily shape and CUSUM if it has them."""
+    return Baseline(*shape(rule), *_options(rule))
+
+
+def restore_baseline(state: dict[str, Any], rule: SignalRule) -> Baseline:
+    return Baseline.from_state(state, *shape(rule), *_options(rule))
+
+
+def fits(baseline: Baseline, rule: SignalRule) -> bool:
+    """Whether a (reconfigured) rule can keep this baseline object as it is."""
+    seasonal, cusum = baseline.seasonal, baseline.cusum
+    return ((baseline.size, baseline.delay) == shape(rule)
+            and (None if seasonal is None else (seasonal.slot, seasonal.days))
+            == (None if rule.seasonal_s is None else (rule.seasonal_s, rule.seasonal_days))
+            and (None if cusum is None else cusum.cap) == _cap(rule))
+
+
+def _cap(rule: SignalRule) -> float | None:
+    if rule.sequential == "none":
+        return None
+    levels = [lv for lv in (rule.warn, rule.critical) if lv is not None]
+    return max(levels) + 1.0 if levels else MAX_SCORE
+
+
+def _options(rule: SignalRule) -> tuple[Seasonal | None, Cusum | None]:
+    cap = _cap(rule)
+    return (None if rule.seasonal_s is None else Seasonal(
+        rule.seasonal_s, rule.seasonal_days, rule.step, rule.window_s),
+            None if cap is None else Cusum(cap))
 
 
 def effective(j: Judgement | None) -> float | None:
