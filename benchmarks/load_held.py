@@ -21,7 +21,6 @@ each worker) from /proc, and the load average, printed as one line.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import subprocess
@@ -36,48 +35,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TICK = os.sysconf("SC_CLK_TCK")
-STREAM_TOPIC = {b'"type":"decision"': "decisions", b'"type":"appeal"': "appeals",
-                b'"type":"report"': "reports"}
-
-
-def produce(broker: str, prefix: str, schedule: list[tuple[float, float]], marks: Path,
-            scale: float, seed: int) -> None:
-    """Send simulated events at each (rate, seconds) of ``schedule`` in turn."""
-    from kafka import KafkaProducer
-
-    from streams.sources.simulator import Simulator
-
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    sim = Simulator(start=start, seed=seed, duplicate_rate=0.0, scale=scale)
-    producer = KafkaProducer(bootstrap_servers=broker, linger_ms=20,
-                             batch_size=512 * 1024, acks="all")
-    lines = sim.lines(10**9)
-    out = marks.open("w")
-    i = 0
-    for rate, seconds in schedule:
-        began = time.monotonic()
-        sent_here = 0
-        while True:
-            now = time.monotonic()
-            if now - began >= seconds:
-                break
-            _, line = next(lines)
-            for marker, topic in STREAM_TOPIC.items():
-                if marker in line:
-                    key = line.split(b'"event_id":"', 1)[1].split(b'"', 1)[0]
-                    producer.send(prefix + topic, value=line, key=key)
-                    break
-            i += 1
-            sent_here += 1
-            if i % 500 == 0:
-                out.write(f"{now:.4f} {i} {rate:.0f}\n")
-                ahead = sent_here / rate - (now - began)
-                if ahead > 0:
-                    time.sleep(ahead)
-        out.flush()
-    producer.flush()
-    out.write(f"{time.monotonic():.4f} {i} end\n")
-    out.close()
 
 
 def _counted(port: int) -> float | None:
@@ -166,11 +123,23 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
     n = args.producers
     share = [(rate / n, seconds) for rate, seconds in schedule]
     paths = [ctx["tmp"] / f"marks-{name}-{k}.txt" for k in range(n)]
+    speed = args.event_speed
     prods = [subprocess.Popen([sys.executable, __file__, "--produce", ctx["broker"],
                                ctx["prefix"], json.dumps(share), str(paths[k]),
-                               str(max(rate for rate, _ in share) / 25),
-                               str(ctx["seeds"].pop())],
+                               str(max(rate for rate, _ in share) / 25 / speed),
+                               str(ctx["seeds"].pop()), str(ctx["partitions"])],
                               cwd=ctx["repo"]) for k in range(n)]
+    # The simulator's lines are generated and routed before the clock starts (the
+    # producers' CPU figures below are the sending only).
+    gen_t = time.monotonic()
+    while not all(path.with_suffix(".ready").exists() for path in paths):
+        if any(p.poll() is not None for p in prods):
+            raise RuntimeError("a producer exited while generating")
+        time.sleep(0.2)
+    print(f"{name}: {n} producer(s) generated their lines in "
+          f"{time.monotonic() - gen_t:.0f} s", flush=True)
+    for path in paths:
+        path.with_suffix(".go").write_text("go\n")
     ports = ctx["ports"]
     pids = {"broker": ctx["broker_pid"], **{f"producer{k + 1}": p.pid for k, p in enumerate(prods)},
             **{f"worker{k}": p for k, p in enumerate(ctx["worker_pids"], 1)}}
@@ -249,9 +218,11 @@ class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--produce":
-        broker, prefix, schedule, marks, scale, seed = sys.argv[2:8]
-        produce(broker, prefix, [tuple(x) for x in json.loads(schedule)], Path(marks),
-                float(scale), int(seed))
+        from benchmarks.load_producer import run
+
+        broker, prefix, schedule, marks, scale, seed, partitions = sys.argv[2:9]
+        run(broker, prefix, [tuple(x) for x in json.loads(schedule)], Path(marks),
+            float(scale), int(seed), int(partitions))
         return 0
     p = argparse.ArgumentParser(
         description="Two harmwatch workers under a steady producer, broker and producer on "
@@ -268,6 +239,15 @@ def main() -> int:
     p.add_argument("--scrape-s", type=float, default=0.25, help="/metrics scrape interval")
     p.add_argument("--producers", type=int, default=1,
                    help="producer processes sharing the rate (one is CPU-bound first)")
+    p.add_argument("--event-speed", type=float, default=1.0,
+                   help="event time runs this many times faster than the wall clock (the "
+                        "simulator's scale divided by it): 10 fills the 1 h baselines in 6 "
+                        "minutes")
+    p.add_argument("--partitions", type=int, default=6, help="partitions per source topic")
+    p.add_argument("--trace", default=None, metavar="DIR",
+                   help="run the workers under tracemalloc (benchmarks/traced_worker.py), "
+                        "heap growth by allocation site every --trace-every-s into DIR")
+    p.add_argument("--trace-every-s", type=float, default=60.0, help="see --trace")
     p.add_argument("--out", default=None, help="write all figures here as JSON")
     args = p.parse_args()
 
@@ -279,10 +259,19 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="hw-load-"))
     kafka = LocalKafka(tmp / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(timeout=180)
-    env = Env(kafka.bootstrap, tmp)
+    env = Env(kafka.bootstrap, tmp, partitions=args.partitions)
     create_topics(KafkaSettings(broker=kafka.bootstrap, topic_prefix=env.prefix,
                                 app_id=env.app_id))
-    workers = [Worker(env, f"w{i}").start() for i in range(2)]
+    workers = [Worker(env, f"w{i}") for i in range(2)]
+    if args.trace:
+        env.env.update(HW_TRACE_DIR=str(Path(args.trace).resolve()),
+                       HW_TRACE_EVERY_S=str(args.trace_every_s))
+        for w in workers:
+            w.command = [sys.executable, str(Path(__file__).with_name("traced_worker.py")),
+                         "worker"]
+            w.extra = ("--audit-log", str(w.audit_log), "--episodes-log", str(w.episodes_log))
+    for w in workers:
+        w.start()
     results: list[dict[str, Any]] = []
     try:
         wait_until(lambda: all(w.metrics() for w in workers), 180, "both workers' /metrics")
@@ -290,6 +279,7 @@ def main() -> int:
         ctx = {"tmp": tmp, "broker": kafka.bootstrap, "prefix": env.prefix,
                "repo": str(Path(__file__).resolve().parents[1]),
                "ports": [w.port for w in workers], "broker_pid": kafka.pid(),
+               "partitions": args.partitions,
                "worker_pids": [w.proc.pid for w in workers if w.proc is not None],
                "seeds": list(range(1000, 5, -1))}
         ramp = [float(x) for x in args.ramp.split(",") if x.strip()]
