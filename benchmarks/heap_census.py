@@ -63,16 +63,21 @@ def main() -> int:
     p.add_argument("--every-min", type=float, default=15.0,
                    help="a census every this many minutes of event time")
     p.add_argument("--partitions", type=int, default=6, help="partitions per source topic")
+    p.add_argument("--no-threats", action="store_true",
+                   help="without the emergent-threat detectors (the worker runs them when "
+                        "config/threats.yaml exists, as it does)")
     p.add_argument("--top", type=int, default=8, help="allocation sites shown per census")
     args = p.parse_args()
 
     from signals.local_merge import LocalMerge
-    from streams.config_files import load_config
+    from streams.config_files import THREATS_FILE, default_config_path, load_config, load_threats
     from streams.sources.simulator import Simulator
 
     config = load_config()
     sources = [f"{t}:{k}" for t in TOPICS.values() for k in range(args.partitions)]
-    lm = LocalMerge(config, sources)
+    beside = default_config_path().parent / THREATS_FILE
+    threats = None if args.no_threats or not beside.is_file() else load_threats(beside, config)
+    lm = LocalMerge(config, sources, threats=threats)
     start = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
     sim = Simulator(start=start, seed=11, duplicate_rate=0.0, scale=args.per_s / 25)
     offsets = dict.fromkeys(sources, 0)

@@ -35,13 +35,13 @@ LINGER_S = 0.02
 BATCH_BYTES = 256 * 1024
 
 
-def generate(path: Path, seed: int, scale: float, n: int, partitions: int) -> int:
+def generate(path: Path, seed: int, scale: float, n: int, partitions: int,
+             start: dt.datetime) -> int:
     """Write ``n`` routed lines of the simulator to ``path``; the number written."""
     from aiokafka.partitioner import murmur2
 
     from streams.sources.simulator import Simulator
 
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     sim = Simulator(start=start, seed=seed, duplicate_rate=0.0, scale=scale)
     pack = FRAME.pack
     written = 0
@@ -72,10 +72,21 @@ async def send(broker: str, prefix: str, schedule: list[tuple[float, float]], ma
     # delay grows without bound under load.
     inflight: dict[tuple[int, int], asyncio.Future[object]] = {}
     pending: list[asyncio.Future[object]] = []
+    # Seconds from a batch's first message handed over to the broker's ack (acks=all):
+    # the share of the end-to-end latency spent before any worker could read it.
+    opened: dict[tuple[int, int], float] = {}
+    acked: list[float] = []
+
+    def new_batch(tp: tuple[int, int]) -> object:
+        opened[tp] = time.monotonic()
+        builders[tp] = producer.create_batch()
+        return builders[tp]
 
     async def submit(tp: tuple[int, int]) -> None:
         batch = builders.pop(tp)
+        first = opened.pop(tp)
         fut = await producer.send_batch(batch, topics[tp[0]], partition=tp[1])
+        fut.add_done_callback(lambda _f: acked.append(time.monotonic() - first))
         inflight[tp] = fut
         pending.append(fut)
 
@@ -116,10 +127,10 @@ async def send(broker: str, prefix: str, schedule: list[tuple[float, float]], ma
                     tp = (topic, part)
                     batch = builders.get(tp)
                     if batch is None:
-                        batch = builders[tp] = producer.create_batch()
+                        batch = new_batch(tp)
                     if batch.append(key=key, value=value, timestamp=None) is None:  # type: ignore[attr-defined]
                         await submit(tp)
-                        batch = builders[tp] = producer.create_batch()
+                        batch = new_batch(tp)
                         batch.append(key=key, value=value, timestamp=None)  # type: ignore[attr-defined]
                     i += 1
                     sent_here += 1
@@ -143,14 +154,15 @@ async def send(broker: str, prefix: str, schedule: list[tuple[float, float]], ma
         out.write(f"{time.monotonic():.4f} {i} end\n")
         if pos >= size:
             out.write(f"{time.monotonic():.4f} {i} exhausted\n")
+    marks.with_suffix(".acks").write_text("".join(f"{a:.4f}\n" for a in acked))
 
 
 def run(broker: str, prefix: str, schedule: list[tuple[float, float]], marks: Path,
-        scale: float, seed: int, partitions: int) -> None:
-    """Generate, say ready, wait for go, send."""
+        scale: float, seed: int, partitions: int, start: float) -> None:
+    """Generate (event time from ``start``, epoch seconds), say ready, wait for go, send."""
     frames = marks.with_suffix(".frames")
     n = int(sum(rate * seconds for rate, seconds in schedule) * 1.05) + MARK_EVERY
-    generate(frames, seed, scale, n, partitions)
+    generate(frames, seed, scale, n, partitions, dt.datetime.fromtimestamp(start, dt.UTC))
     marks.with_suffix(".ready").write_text("ready\n")
     go = marks.with_suffix(".go")
     while not go.exists():
