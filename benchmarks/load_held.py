@@ -279,7 +279,7 @@ def main() -> int:
     p.add_argument("--hold-s", type=float, default=600.0, help="seconds of the hold")
     p.add_argument("--scrape-s", type=float, default=0.25, help="/metrics scrape interval")
     p.add_argument("--producers", type=int, default=1,
-                   help="producer processes sharing the rate (one is CPU-bound first)")
+                   help="producer processes sharing the rate, each with its own seed")
     p.add_argument("--event-speed", type=float, default=1.0,
                    help="event time runs this many times faster than the wall clock (the "
                         "simulator's scale divided by it): 10 fills the 1 h baselines in 6 "

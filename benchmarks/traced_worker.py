@@ -1,7 +1,9 @@
 """``harmwatch worker`` under ``tracemalloc``: every ``HW_TRACE_EVERY_S`` seconds (default
 60) the traced heap's growth since the previous dump, by allocation site, is appended to
-``$HW_TRACE_DIR/<pid>.txt`` together with the process's RSS and a count of live objects
-by type (``gc``). Used by ``benchmarks/load_held.py --trace`` to tell a leak from warm-up.
+``$HW_TRACE_DIR/<pid>.txt`` together with the process's RSS (and, with
+``HW_TRACE_TYPES=1``, the growth of live objects by type from ``gc``). A snapshot holds
+the GIL: under load the worker's loop stalls for seconds, so do not read latency from a
+traced run. Used by ``benchmarks/load_held.py --trace`` to tell a leak from warm-up.
 
     HW_TRACE_DIR=/tmp/trace .venv/bin/python benchmarks/traced_worker.py worker [flags]
 """
@@ -35,7 +37,9 @@ def _dumper(out: Path, every: float, top: int) -> None:
         time.sleep(every)
         snap = tracemalloc.take_snapshot()
         traced = sum(s.size for s in snap.statistics("filename")) / 2**20
-        types = collections.Counter(type(o).__name__ for o in gc.get_objects())
+        # gc.get_objects holds the GIL for seconds on a loaded box: only when asked.
+        types = collections.Counter(type(o).__name__ for o in gc.get_objects()) \
+            if os.environ.get("HW_TRACE_TYPES") else collections.Counter()
         lines = [f"t={time.monotonic() - t0:.0f}s rss={_rss_mib():.0f}MiB "
                  f"traced={traced:.1f}MiB"]
         for stat in snap.compare_to(prev, "lineno")[:top]:
