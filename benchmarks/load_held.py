@@ -8,20 +8,23 @@ with the broker and the producer (results in docs/chaos.md).
    step is below one second of input, and p99 produce -> /metrics is <= 1 s;
 2. hold: ``--hold-s`` seconds at ``--hold-rate`` (default: the highest sustained step).
 
-The producer is a separate process (this script with ``--produce``): the simulator's
-traffic (``streams.sources.simulator``, no duplicates) sent with kafka-python as
-``harmwatch produce`` sends it; it writes (monotonic time, messages sent) every 500
-messages. Both workers' ``/metrics`` are scraped every ``--scrape-s``; the latency of
-message i is the first scrape at which the two workers together have counted i events,
-minus the time message i was sent (as ``benchmarks/streaming_throughput.py``). Every 10 s:
-lag (sum of ``harmwatch_consumer_lag``), RSS and CPU % of each process (broker, producer,
-each worker) from /proc, and the load average, printed as one line.
+The producers are separate processes (``benchmarks/load_producer.py``): the simulator's
+traffic (``streams.sources.simulator``, no duplicates, a fresh seed per producer and
+phase), generated and routed before the phase starts, then sent as aiokafka record batches;
+each writes (monotonic time, messages handed over) every 500 messages. Both workers'
+``/metrics`` are scraped in parallel every ``--scrape-s``; the latency of message i is the
+end of the first scrape at which the two together have counted i events, minus the time
+message i was handed over: an upper bound, which includes the scrape's own duration
+(printed as "scrape p50/p99"). Every 10 s: lag (sum of ``harmwatch_consumer_lag``), RSS and
+CPU % of each process from /proc, and the load average, printed as one line. After each
+phase: how late the workers' event loops ran their timers (Faust logs "woke up too late,
+with a drift of"): a loop that is blocked, or not scheduled, delays every message by that.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import copy
 import json
 import os
 import subprocess
@@ -30,54 +33,13 @@ import tempfile
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TICK = os.sysconf("SC_CLK_TCK")
-STREAM_TOPIC = {b'"type":"decision"': "decisions", b'"type":"appeal"': "appeals",
-                b'"type":"report"': "reports"}
-
-
-def produce(broker: str, prefix: str, schedule: list[tuple[float, float]], marks: Path,
-            scale: float, seed: int) -> None:
-    """Send simulated events at each (rate, seconds) of ``schedule`` in turn."""
-    from kafka import KafkaProducer
-
-    from streams.sources.simulator import Simulator
-
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    sim = Simulator(start=start, seed=seed, duplicate_rate=0.0, scale=scale)
-    producer = KafkaProducer(bootstrap_servers=broker, linger_ms=20,
-                             batch_size=512 * 1024, acks="all")
-    lines = sim.lines(10**9)
-    out = marks.open("w")
-    i = 0
-    for rate, seconds in schedule:
-        began = time.monotonic()
-        sent_here = 0
-        while True:
-            now = time.monotonic()
-            if now - began >= seconds:
-                break
-            _, line = next(lines)
-            for marker, topic in STREAM_TOPIC.items():
-                if marker in line:
-                    key = line.split(b'"event_id":"', 1)[1].split(b'"', 1)[0]
-                    producer.send(prefix + topic, value=line, key=key)
-                    break
-            i += 1
-            sent_here += 1
-            if i % 500 == 0:
-                out.write(f"{now:.4f} {i} {rate:.0f}\n")
-                ahead = sent_here / rate - (now - began)
-                if ahead > 0:
-                    time.sleep(ahead)
-        out.flush()
-    producer.flush()
-    out.write(f"{time.monotonic():.4f} {i} end\n")
-    out.close()
 
 
 def _counted(port: int) -> float | None:
@@ -139,6 +101,18 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[max(0, int(len(xs) * q) - 1)] if xs else float("nan")
 
 
+def _drifts(logs: dict[Path, int]) -> list[float]:
+    """Faust's "woke up too late, with a drift of +X" since each log's size in ``logs``."""
+    out = []
+    for path, start in logs.items():
+        with path.open("rb") as fh:
+            fh.seek(start)
+            for line in fh.read().decode(errors="replace").splitlines():
+                if "woke up too late, with a drift of +" in line:
+                    out.append(float(line.split("drift of +", 1)[1].split()[0]))
+    return out
+
+
 def _merge_marks(each: list[list[tuple[float, int]]]) -> list[tuple[float, int]]:
     """One (time, messages sent by all producers so far) series from one per producer."""
     sent = [0] * len(each)
@@ -166,11 +140,29 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
     n = args.producers
     share = [(rate / n, seconds) for rate, seconds in schedule]
     paths = [ctx["tmp"] / f"marks-{name}-{k}.txt" for k in range(n)]
+    speed = args.event_speed
+    # Each phase's event time starts where the previous one's ended (plus the lateness and
+    # a margin): with --event-speed above 1 a phase started at "now - 1 day" again would be
+    # behind the workers' watermark and counted late.
+    next_start = ctx["event_start"] + sum(s for _, s in schedule) * speed + 300
     prods = [subprocess.Popen([sys.executable, __file__, "--produce", ctx["broker"],
                                ctx["prefix"], json.dumps(share), str(paths[k]),
-                               str(max(rate for rate, _ in share) / 25),
-                               str(ctx["seeds"].pop())],
+                               str(max(rate for rate, _ in share) / 25 / speed),
+                               str(ctx["seeds"].pop()), str(ctx["partitions"]),
+                               str(ctx["event_start"])],
                               cwd=ctx["repo"]) for k in range(n)]
+    # The simulator's lines are generated and routed before the clock starts (the
+    # producers' CPU figures below are the sending only).
+    gen_t = time.monotonic()
+    while not all(path.with_suffix(".ready").exists() for path in paths):
+        if any(p.poll() is not None for p in prods):
+            raise RuntimeError("a producer exited while generating")
+        time.sleep(0.2)
+    print(f"{name}: {n} producer(s) generated their lines in "
+          f"{time.monotonic() - gen_t:.0f} s", flush=True)
+    for path in paths:
+        path.with_suffix(".go").write_text("go\n")
+    ctx["event_start"] = next_start
     ports = ctx["ports"]
     pids = {"broker": ctx["broker_pid"], **{f"producer{k + 1}": p.pid for k, p in enumerate(prods)},
             **{f"worker{k}": p for k, p in enumerate(ctx["worker_pids"], 1)}}
@@ -179,13 +171,20 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
     stop = threading.Event()
     base = sum(_counted(p) or 0.0 for p in ports)
 
+    took: list[float] = []  # seconds per scrape of both workers (in parallel)
+    pool = ThreadPoolExecutor(len(ports))
+
     def scrape() -> None:
         while not stop.is_set():
-            got = [_counted(p) for p in ports]
+            began = time.monotonic()
+            got = list(pool.map(_counted, ports))
             if all(g is not None for g in got):
-                scrapes.append((time.monotonic(), sum(g or 0.0 for g in got) - base))
+                done = time.monotonic()
+                scrapes.append((done, sum(g or 0.0 for g in got) - base))
+                took.append(done - began)
             time.sleep(args.scrape_s)
 
+    logs = {w: w.stat().st_size if w.exists() else 0 for w in ctx["worker_logs"]}
     thread = threading.Thread(target=scrape, daemon=True)
     thread.start()
     t0 = time.monotonic()
@@ -211,6 +210,13 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
     print(f"{name}: outcomes so far (both workers) " + str({o: sum(_outcome(p, o) for p in ports)
                                                           for o in ("counted", "duplicate",
                                                                     "late")}), flush=True)
+    acks = sorted(float(x) for path in paths if path.with_suffix(".acks").exists()
+                  for x in path.with_suffix(".acks").read_text().split())
+    print(f"{name}: producer batch open -> broker ack p50 {_pct(acks, 0.5):.3f}s "
+          f"p99 {_pct(acks, 0.99):.3f}s ({len(acks):,} batches)", flush=True)
+    drift = sorted(_drifts(logs))
+    print(f"{name}: worker timers late {len(drift)} times, drift p50 {_pct(drift, 0.5):.2f}s "
+          f"p90 {_pct(drift, 0.9):.2f}s max {max(drift, default=0.0):.2f}s", flush=True)
     marks = _merge_marks([_read_marks(path) for path in paths])
     results = []
     begin = marks[0][0] if marks else t0
@@ -227,6 +233,10 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
                         "p99_s": round(_pct(lat, 0.99), 3),
                         "max_s": round(lat[-1], 3) if lat else None,
                         "lag_end": lag_end,
+                        "timer_drift_p50_s": round(_pct(drift, 0.5), 3),
+                        "timer_drift_max_s": max(drift, default=0.0),
+                        "scrape_p50_s": round(_pct(sorted(took), 0.5), 3),
+                        "scrape_p99_s": round(_pct(sorted(took), 0.99), 3),
                         "lag_max": max((s["lag"] for s in step_samples), default=None),
                         "samples": step_samples})
         begin = end
@@ -249,9 +259,11 @@ class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--produce":
-        broker, prefix, schedule, marks, scale, seed = sys.argv[2:8]
-        produce(broker, prefix, [tuple(x) for x in json.loads(schedule)], Path(marks),
-                float(scale), int(seed))
+        from benchmarks.load_producer import run
+
+        broker, prefix, schedule, marks, scale, seed, partitions, start = sys.argv[2:10]
+        run(broker, prefix, [tuple(x) for x in json.loads(schedule)], Path(marks),
+            float(scale), int(seed), int(partitions), float(start))
         return 0
     p = argparse.ArgumentParser(
         description="Two harmwatch workers under a steady producer, broker and producer on "
@@ -267,7 +279,19 @@ def main() -> int:
     p.add_argument("--hold-s", type=float, default=600.0, help="seconds of the hold")
     p.add_argument("--scrape-s", type=float, default=0.25, help="/metrics scrape interval")
     p.add_argument("--producers", type=int, default=1,
-                   help="producer processes sharing the rate (one is CPU-bound first)")
+                   help="producer processes sharing the rate, each with its own seed")
+    p.add_argument("--event-speed", type=float, default=1.0,
+                   help="event time runs this many times faster than the wall clock (the "
+                        "simulator's scale divided by it): 10 fills the 1 h baselines in 6 "
+                        "minutes")
+    p.add_argument("--partitions", type=int, default=6, help="partitions per source topic")
+    p.add_argument("--trace", default=None, metavar="DIR",
+                   help="run the workers under tracemalloc (benchmarks/traced_worker.py), "
+                        "heap growth by allocation site every --trace-every-s into DIR")
+    p.add_argument("--trace-every-s", type=float, default=60.0, help="see --trace")
+    p.add_argument("--worker2-env", default=None, metavar="NAME=VALUE",
+                   help="set this in the second worker's environment only (a side-by-side "
+                        "comparison, e.g. MALLOC_ARENA_MAX=2)")
     p.add_argument("--out", default=None, help="write all figures here as JSON")
     args = p.parse_args()
 
@@ -279,10 +303,26 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="hw-load-"))
     kafka = LocalKafka(tmp / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(timeout=180)
-    env = Env(kafka.bootstrap, tmp)
+    env = Env(kafka.bootstrap, tmp, partitions=args.partitions)
     create_topics(KafkaSettings(broker=kafka.bootstrap, topic_prefix=env.prefix,
                                 app_id=env.app_id))
-    workers = [Worker(env, f"w{i}").start() for i in range(2)]
+    workers = [Worker(env, f"w{i}") for i in range(2)]
+    if args.trace:
+        env.env.update(HW_TRACE_DIR=str(Path(args.trace).resolve()),
+                       HW_TRACE_EVERY_S=str(args.trace_every_s))
+        for w in workers:
+            w.command = [sys.executable, str(Path(__file__).with_name("traced_worker.py")),
+                         "worker"]
+            w.extra = ("--audit-log", str(w.audit_log), "--episodes-log", str(w.episodes_log))
+    if args.worker2_env:
+        # One process differs in its environment only (e.g. MALLOC_ARENA_MAX=2): the two
+        # workers share the machine's load, so their RSS compares side by side.
+        name, _, value = args.worker2_env.partition("=")
+        second = copy.copy(env)
+        second.env = {**env.env, name: value}
+        workers[1].env = second
+    for w in workers:
+        w.start()
     results: list[dict[str, Any]] = []
     try:
         wait_until(lambda: all(w.metrics() for w in workers), 180, "both workers' /metrics")
@@ -290,6 +330,9 @@ def main() -> int:
         ctx = {"tmp": tmp, "broker": kafka.bootstrap, "prefix": env.prefix,
                "repo": str(Path(__file__).resolve().parents[1]),
                "ports": [w.port for w in workers], "broker_pid": kafka.pid(),
+               "partitions": args.partitions,
+               "worker_logs": [w.stderr_path for w in workers],
+               "event_start": time.time() - 86400,
                "worker_pids": [w.proc.pid for w in workers if w.proc is not None],
                "seeds": list(range(1000, 5, -1))}
         ramp = [float(x) for x in args.ramp.split(",") if x.strip()]
@@ -297,7 +340,8 @@ def main() -> int:
             results += run_phase("ramp", [(r, args.step_s) for r in ramp], ctx, args)
             for r in results:
                 print(f"ramp {r['rate']:>7,.0f}/s: achieved {r['achieved']:>7,}/s, "
-                      f"p50 {r['p50_s']}s p99 {r['p99_s']}s, lag at end {r['lag_end']:,.0f}"
+                      f"p50 {r['p50_s']}s p99 {r['p99_s']}s (scrape p50 {r['scrape_p50_s']}s p99 "
+                      f"{r['scrape_p99_s']}s), lag at end {r['lag_end']:,.0f}"
                       f" -> {'sustained' if sustained(r) else 'NOT sustained'}", flush=True)
         ok = [r["rate"] for r in results if sustained(r)]
         hold = args.hold_rate or (max(ok) if ok else min(ramp or [5000.0]))
@@ -308,7 +352,8 @@ def main() -> int:
             h = held[0]
             rss = [s["rss_mib"] for s in h["samples"]]
             print(f"hold {hold:,.0f}/s for {args.hold_s:.0f}s: achieved {h['achieved']:,}/s, "
-                  f"p50 {h['p50_s']}s p99 {h['p99_s']}s max {h['max_s']}s; lag max "
+                  f"p50 {h['p50_s']}s p99 {h['p99_s']}s max {h['max_s']}s (scrape p50 "
+                  f"{h['scrape_p50_s']}s p99 {h['scrape_p99_s']}s); lag max "
                   f"{h['lag_max']:,.0f} end {h['lag_end']:,.0f}; RSS first {rss[0] if rss else {}}"
                   f" last {rss[-1] if rss else {}}", flush=True)
     finally:

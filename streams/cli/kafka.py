@@ -52,7 +52,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from streams.cli.args import load_or_exit, threats_or_exit
     from streams.kafka.options import WorkerOptions
     from streams.kafka.worker import run_worker
+    from streams.malloc_arenas import cap_malloc_arenas
 
+    cap_malloc_arenas()  # before Faust starts its consumer thread
     config = load_or_exit(args.config)
     threats = threats_or_exit(args, config)
     settings = _settings_or_exit(args)
