@@ -172,13 +172,19 @@ class Ingest:
                     if found is None:
                         found = per[stream] = {}
                     for tag in tags:
-                        have = found.get(tag)
-                        if have is not None:
-                            found[tag] = have + 1
-                        elif len(found) < cap:
-                            found[tag] = 1
+                        size = len(found)
+                        if size < cap:
+                            # Most tags are the first of their kind in the pane: one probe
+                            # inserts them (and says whether the tag was there already).
+                            have = found.setdefault(tag, 1)
+                            if len(found) == size:
+                                found[tag] = have + 1
                         else:
-                            counts.overflow += 1
+                            had = found.get(tag)
+                            if had is not None:
+                                found[tag] = had + 1
+                            else:
+                                counts.overflow += 1
                 if hold_owners and event.advertiser_id is not None:
                     held = counts.held
                     if held is None:
