@@ -126,7 +126,7 @@ class EmergingTags:
             for tag, n in multi:
                 total[tag] += n - 1
         update = sketch.update
-        for tag in sorted(t for t, n in total.items() if n > 1):
+        for tag in sorted([t for t, n in total.items() if n > 1]):
             update(tag, total[tag])
         st.blocks.append(_Block(st.block_start, sketch))
         st.block_start, st.block = None, []
@@ -151,13 +151,21 @@ class EmergingTags:
             covered = self._coverage(st)
             prefix = f"{stream}:"
             held = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
+            # Plain loops, not generators: this runs for every area and stream at each step.
             heavy = self._heavy
-            candidates = held.union(*((t for t, n in multi if n >= heavy)
-                                      for _, _, multi in st.window))
-            if heavy <= 1:
-                candidates.update(*(tags for _, tags, _ in st.window))
+            candidates = set(held)
+            panes = [tags for _, tags, _ in st.window]
+            for _, tags, multi in st.window:
+                if heavy <= 1:
+                    candidates.update(tags)
+                    continue
+                for t, k in multi:
+                    if k >= heavy:
+                        candidates.add(t)
             for tag in sorted(candidates):
-                n = sum(tags.get(tag, 0) for _, tags, _ in st.window)
+                n = 0
+                for tags in panes:
+                    n += tags.get(tag, 0)
                 if n >= cfg.min_count:
                     top.append((stream, tag, n))
                 elif tag not in held:

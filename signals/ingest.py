@@ -109,7 +109,10 @@ class Ingest:
         max_ids = self._max_ids
         spec = self.threats
         hold = spec is not None
-        tag_streams = spec.stream_types if spec is not None else frozenset()
+        # Event type -> stream name, for the streams whose tags are counted: one probe
+        # answers both "counted?" and "which stream?" (a module-global lookup of STREAM_OF
+        # per event cost as much as counting the tag).
+        tag_stream_of = spec.stream_names if spec is not None else {}
         hold_owners = spec is not None and bool(spec.measures)
         count_automated = spec is not None and spec.automated
         cap = spec.cap if spec is not None else 0
@@ -160,23 +163,28 @@ class Ingest:
                 # Tags counted here (a dict probe per tag); the rarer advertiser events are
                 # held for the pane's close. Holding every event cost more than counting.
                 tags = event.tags
-                kind = type(event)
-                if tags and kind in tag_streams:
+                stream = tag_stream_of.get(type(event)) if tags else None
+                if stream is not None:
                     per = counts.tags
                     if per is None:
                         per = counts.tags = {}
-                    stream = STREAM_OF[kind]
                     found = per.get(stream)
                     if found is None:
                         found = per[stream] = {}
                     for tag in tags:
-                        have = found.get(tag)
-                        if have is not None:
-                            found[tag] = have + 1
-                        elif len(found) < cap:
-                            found[tag] = 1
+                        size = len(found)
+                        if size < cap:
+                            # Most tags are the first of their kind in the pane: one probe
+                            # inserts them (and says whether the tag was there already).
+                            have = found.setdefault(tag, 1)
+                            if len(found) == size:
+                                found[tag] = have + 1
                         else:
-                            counts.overflow += 1
+                            had = found.get(tag)
+                            if had is not None:
+                                found[tag] = had + 1
+                            else:
+                                counts.overflow += 1
                 if hold_owners and event.advertiser_id is not None:
                     held = counts.held
                     if held is None:

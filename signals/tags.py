@@ -30,8 +30,9 @@ class TagSpec:
     automated: bool  # automated decisions (drops)
 
     @property
-    def stream_types(self) -> frozenset[type]:
-        return frozenset(_TYPES[s] for s in self.streams)
+    def stream_names(self) -> dict[type, str]:
+        """Event type -> stream name, for the streams whose tags are counted."""
+        return {_TYPES[s]: s for s in self.streams}
 
 
 def tag_spec(cfg: ThreatsConfig) -> TagSpec:
