@@ -34,7 +34,12 @@ from streams.kafka.merge_side import MergeSide
 from streams.kafka.options import WorkerOptions
 from streams.kafka.reader import DirectReader
 from streams.kafka.runtime import Runtime
-from streams.kafka.settings import MAX_SNAPSHOT_BYTES, KafkaSettings
+from streams.kafka.settings import (
+    HEARTBEAT_S,
+    MAX_SNAPSHOT_BYTES,
+    SESSION_TIMEOUT_S,
+    KafkaSettings,
+)
 from streams.kafka.snapshots import StateTable
 
 log = logging.getLogger("harmwatch.worker")
@@ -73,8 +78,8 @@ def build_app(config: Config, settings: KafkaSettings,
         web_host=opts.web_host,
         web_port=opts.web_port,
         consumer_auto_offset_reset="earliest",
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=HEARTBEAT_S,
         broker_commit_interval=1.0,
         broker_max_poll_records=5000,
         stream_buffer_maxsize=20000,
@@ -95,6 +100,10 @@ def build_app(config: Config, settings: KafkaSettings,
             raise
         except Exception as exc:  # e.g. no assignment while the broker is away: next tick
             log.warning("idle check skipped: %r", exc)
+
+    @app.timer(interval=0.5)  # type: ignore[untyped-decorator]
+    async def stall() -> None:
+        runtime.ingest.fence.tick()
 
     @app.timer(interval=RELOAD_EVERY_S)  # type: ignore[untyped-decorator]
     async def reload() -> None:

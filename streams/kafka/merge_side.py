@@ -179,8 +179,11 @@ class MergeSide:
         touched, self._touched = self._touched, set()
         self.close_merged(touched)
 
-    async def snapshot(self, tps: Sequence[TP]) -> None:
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> None:
         self.save_merges({tp.partition for tp in tps})
+
+    def needs_snapshot(self, tps: Sequence[TP]) -> list[TP]:
+        return []
 
     def release(self, tps: Sequence[TP]) -> None:
         self.forget(tps)

@@ -73,7 +73,11 @@ class Owner(Protocol):
 
     async def after_batch(self, tps: Sequence[TP]) -> None: ...
 
-    async def snapshot(self, tps: Sequence[TP]) -> None: ...
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> None:
+        """``final``: the partitions are being handed on (a revoke)."""
+
+    def needs_snapshot(self, tps: Sequence[TP]) -> list[TP]:
+        """Of partitions just taken over, those to snapshot even if no message comes."""
 
     def release(self, tps: Sequence[TP]) -> None: ...
 
@@ -118,7 +122,7 @@ class DirectReader:
         self._want = None
         async with self.owner.lock:
             if self.owned:
-                await self.owner.snapshot(self.owned)
+                await self.owner.snapshot(self.owned, final=True)
                 await self.producer.flush()
                 log.info("%s partitions released: %d", self.owner.name, len(self.owned))
                 self.owner.release(self.owned)
@@ -182,7 +186,7 @@ class DirectReader:
             for ktp, offset in ktps.items():
                 self.consumer.seek(ktp, offset)
             self.owned = want
-            self._dirty = set()
+            self._dirty = set(self.owner.needs_snapshot(want))
             self._next = dict(starts)
             self._covered_floor = {}
             await self._check_log_bounds(ktps)

@@ -24,6 +24,7 @@ from signals.config import Config
 from streams.kafka.app import AppFactory, create_app
 from streams.kafka.broker_check import broker_reachable
 from streams.kafka.options import WorkerOptions
+from streams.kafka.runtime import Runtime
 from streams.kafka.settings import KafkaSettings
 
 # How many times this process has re-executed itself after losing the broker at start-up.
@@ -87,13 +88,24 @@ def _start_again(settings: KafkaSettings, failure: BaseException, err: IO[str],
     return 1  # not reached
 
 
-def _worker_class() -> Any:
+def _worker_class(runtime: Runtime) -> Any:
     from faust.worker import Worker
 
     class StartWatchingWorker(Worker):
-        """Faust's worker, remembering what made its start (and run) fail."""
+        """Faust's worker, remembering what made its start (and run) fail, and telling
+        the source side when it is asked to stop (its last snapshots then hand their
+        counts on to the next owner instead of exporting them, see
+        :mod:`streams.kafka.exact_counts`)."""
 
         failure: BaseException | None = None
+
+        def _on_sigterm(self) -> None:
+            runtime.ingest.handing_over = True
+            super()._on_sigterm()
+
+        def _on_sigint(self) -> None:
+            runtime.ingest.handing_over = True
+            super()._on_sigint()
 
         async def start(self) -> None:
             try:
@@ -119,11 +131,11 @@ def run_worker(config: Config, settings: KafkaSettings, opts: WorkerOptions,
         return 2
     except KafkaError as exc:  # the broker went away between the check and the topics
         return _start_again(settings, exc, sys.stderr, give_up_after_s)
-    app, _ = make_app(config, settings, opts)
+    app, runtime = make_app(config, settings, opts)
 
     print(f"harmwatch worker {settings.app_id}: broker {settings.broker}, metrics on "
           f"http://{opts.web_host}:{opts.web_port}/metrics", file=sys.stderr, flush=True)
-    worker = _worker_class()(app, loglevel=opts.loglevel, quiet=True, redirect_stdouts=False)
+    worker = _worker_class(runtime)(app, loglevel=opts.loglevel, quiet=True, redirect_stdouts=False)
     code = 0
     try:
         worker.execute_from_commandline()
