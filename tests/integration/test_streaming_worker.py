@@ -109,12 +109,17 @@ def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worke
     assert got == expected
     wait_until(lambda: sorted_episodes(read_jsonl(w.episodes)) == sorted_episodes(episodes),
                60, "the worker's alert episodes to equal the backtest's")
-    metrics = wait_until(lambda: (m := w.metrics()) and "harmwatch_consumer_lag" in m and m,
-                         60, "/metrics with consumer lag")
-    counted = metric_sum(metrics, "harmwatch_events_total", outcome="counted")
     lines = [x for x in events_file.read_bytes().splitlines() if x.strip()]
     valid_ids = {e.event_id for x in lines if not isinstance(e := decode_event(x), Rejected)}
-    assert counted == len(valid_ids)
+
+    def all_counted() -> str | None:
+        # Counts reach /metrics with the snapshot covering them (about a second later).
+        m = w.metrics()
+        return m if metric_sum(m, "harmwatch_events_total",
+                               outcome="counted") >= len(valid_ids) else None
+
+    metrics = wait_until(all_counted, 60, f"{len(valid_ids)} counted events on /metrics")
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == len(valid_ids)
     assert metric_sum(metrics, "harmwatch_consumer_lag") == 0
     assert 'harmwatch_consumer_lag{partition="5",topic="' + env.topic("reports") in metrics
 
@@ -514,7 +519,11 @@ def test_a_quiet_partition_does_not_stall_the_merge_and_loses_nothing(
     assert metric_sum(metrics, "harmwatch_merge_late_panes_total") == 0
     lines = [x for x in whole.read_bytes().splitlines() if x.strip()]
     valid_ids = {e.event_id for x in lines if not isinstance(e := decode_event(x), Rejected)}
-    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == len(valid_ids)
+    # Counts reach /metrics with the snapshot covering them (about a second later).
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total", outcome="counted")
+               >= len(valid_ids), 60, f"{len(valid_ids)} counted events")
+    assert metric_sum(w.metrics(), "harmwatch_events_total",
+                      outcome="counted") == len(valid_ids)
 
 
 def _audit(w: Worker) -> list[dict[str, Any]]:
