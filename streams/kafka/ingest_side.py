@@ -133,13 +133,14 @@ class IngestSide:
         return part
 
     async def checkpoint(self, parts: dict[TP, SourcePartition], with_ids: bool,
-                         final: bool = False) -> None:
+                         final: bool = False) -> list[TP]:
         """Announce, then snapshot: a snapshot must never say more was announced, or
         dead-lettered, than Kafka has. Then, once Kafka has the snapshots, export the
         counts they cover; ``final`` (handing the partitions on): leave that to the next
-        owner, who is alive to be scraped."""
+        owner, who is alive to be scraped. Returns the partitions not snapshotted (the
+        stall fence), to try again."""
         if self.fence.blocked():
-            return
+            return list(parts)
         await self.publish(parts.values())
         await self.dead_letters.delivered()
         export = not (final or self.handing_over)
@@ -158,6 +159,7 @@ class IngestSide:
         if export:
             for counts in written:
                 counts.export(self.counters.events, self.counters.invalid)
+        return []
 
     def counts_of(self, tp: TP) -> PartitionCounts:
         counts = self.counts.get(tp)
@@ -335,9 +337,9 @@ class IngestSide:
     async def after_batch(self, tps: Sequence[TP]) -> None:
         await self.publish(self.parts[tp] for tp in tps)
 
-    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> None:
-        await self.checkpoint({tp: self.parts[tp] for tp in tps if tp in self.parts},
-                              with_ids=False, final=final)
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> list[TP]:
+        return await self.checkpoint({tp: self.parts[tp] for tp in tps if tp in self.parts},
+                                     with_ids=False, final=final)
 
     def release(self, tps: Sequence[TP]) -> None:
         self.forget(tps)

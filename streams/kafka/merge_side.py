@@ -201,8 +201,9 @@ class MergeSide:
         touched, self._touched = self._touched, set()
         self.close_merged(touched)
 
-    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> None:
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> list[TP]:
         self.save_merges({tp.partition for tp in tps})
+        return []
 
     def needs_snapshot(self, tps: Sequence[TP]) -> list[TP]:
         return []

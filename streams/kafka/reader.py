@@ -73,8 +73,9 @@ class Owner(Protocol):
 
     async def after_batch(self, tps: Sequence[TP]) -> None: ...
 
-    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> None:
-        """``final``: the partitions are being handed on (a revoke)."""
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> Sequence[TP]:
+        """``final``: the partitions are being handed on (a revoke). Returns those not
+        snapshotted now, to try again at the next turn."""
 
     def needs_snapshot(self, tps: Sequence[TP]) -> list[TP]:
         """Of partitions just taken over, those to snapshot even if no message comes."""
@@ -207,8 +208,7 @@ class DirectReader:
             await self.owner.after_batch(touched)
             self._dirty.update(touched)
         if self._dirty and time.monotonic() - self._last_snapshot >= self.snapshot_every_s:
-            await self.owner.snapshot(sorted(self._dirty))
-            self._dirty = set()
+            self._dirty = set(await self.owner.snapshot(sorted(self._dirty)))
             self._last_snapshot = time.monotonic()
 
     # --- truncation ------------------------------------------------------------------------

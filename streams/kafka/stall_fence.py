@@ -27,13 +27,13 @@ class StallFence:
         self.gap_s = session_timeout_s / 2
         self.hold_s = session_timeout_s + 2 * heartbeat_s
         self.clock = clock
-        self._last = clock()
+        self._last: float | None = None  # the first tick starts the watch: start-up is no stall
         self._until = float("-inf")
 
     def tick(self) -> None:
         """Called often (a timer, every snapshot): notes a stall of the loop."""
         now = self.clock()
-        gap = now - self._last
+        gap = 0.0 if self._last is None else now - self._last
         self._last = now
         if gap > self.gap_s:
             self._until = now + self.hold_s

@@ -117,7 +117,7 @@ def test_a_worker_thawed_after_the_session_timeout_writes_no_snapshot(config: Co
         before = dict(table.data)
         now[0] += 15.0  # SIGSTOPped past the session timeout
         await a.ingest_records(TP0, RECORDS[2:])
-        await a.snapshot([TP0])
+        assert await a.snapshot([TP0]) == [TP0]  # not written: the reader tries again
         assert table.data == before and exported(a) == 2  # its successor counts 2 and 3
         for _ in range(28):  # 14 s of a running loop, no rebalance: it was not replaced
             now[0] += 0.5
@@ -136,3 +136,10 @@ def test_a_busy_loop_under_half_the_session_timeout_is_not_a_stall() -> None:
         assert not fence.blocked()
     now[0] += 5.1
     assert fence.blocked()
+
+
+def test_a_slow_start_is_not_a_stall() -> None:
+    now = [0.0]
+    fence = StallFence(10.0, 2.0, clock=lambda: now[0])
+    now[0] += 30.0  # Faust took 30 s to start its timers
+    assert not fence.blocked()
