@@ -45,6 +45,7 @@ from streams.kafka.snapshots import StateTable
 
 log = logging.getLogger("harmwatch.worker")
 RELOAD_EVERY_S = 1.0  # how often the thresholds file's mtime is checked, as harmwatch run
+METRICS_WAIT_S = 2.0  # a scrape waits at most this long for a batch or snapshot in progress
 _encode = msgspec.json.Encoder().encode
 
 AppFactory = Callable[[Config, KafkaSettings, WorkerOptions], tuple[faust.App, Runtime]]
@@ -118,6 +119,19 @@ def build_app(config: Config, settings: KafkaSettings,
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
+        # A snapshot in flight exports its counts once Kafka has it: wait for it (a little),
+        # so that a scrape taken just before the process dies does not miss them.
+        lock = runtime.ingest.lock
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=METRICS_WAIT_S)
+        except TimeoutError:  # a long batch, or the broker away: serve what there is
+            return _exposition(web)
+        try:
+            return _exposition(web)
+        finally:
+            lock.release()
+
+    def _exposition(web: Any) -> Any:
         return web.bytes(generate_latest(runtime.registry),
                          headers={"Content-Type": CONTENT_TYPE_LATEST})
 
