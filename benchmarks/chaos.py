@@ -21,11 +21,12 @@ What it does, in order (all randomness from ``--seed``, which is logged):
    market, signal, window_start, window_end) with the backtest's — missing, extra,
    differing and conflicting (two workers, two values) keys printed; alert episodes of the
    live workers with the backtest's; late panes; worker crashes (exits nobody asked for).
-   Counters: each worker process's last /metrics scrape, summed, against the backtest's
-   counted/duplicates/late — printed, but process counters count a re-read message again
-   after a SIGKILL, so they are a lower-bound check only (nothing lost), see docs/chaos.md.
+   Counters: each worker process's last /metrics scrape (every second, and just before
+   a kill or a SIGTERM), summed, must *equal* the backtest's counted/duplicates/late: a
+   worker exports a partition's counts only for what a delivered snapshot covers, and a
+   new owner only what no process exported before it (streams/kafka/exact_counts.py).
 
-Exit 0 when rows, episodes and late panes match and no worker crashed more than
+Exit 0 when rows, episodes, counters and late panes match and no worker crashed more than
 ``--max-crashes`` times; 1 otherwise (the table is printed either way); 2 on a setup error.
 """
 
@@ -84,7 +85,7 @@ class Outcome:
                 and not self.extra and not self.differing and not self.conflicting
                 and self.late_panes == 0 and self.episodes_equal
                 and len(self.crashes) <= max_crashes
-                and all(got >= want for got, want in self.counters.values()))
+                and all(got == want for got, want in self.counters.values()))
 
     def table(self) -> str:
         head = ("| phase | what | rows expected | missing | extra | differing | late panes |\n"

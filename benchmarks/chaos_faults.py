@@ -183,6 +183,7 @@ def stop_cont(c: Cluster, rng: random.Random) -> str:
     v = _victim(c, rng)
     pause = SESSION_TIMEOUT_S + rng.uniform(3.0, 6.0)
     assert v.worker.proc is not None
+    c.scrape(v)  # its figures up to the stop, in case it is killed before it is thawed
     v.stopped = True
     v.worker.proc.send_signal(signal.SIGSTOP)
     time.sleep(pause)

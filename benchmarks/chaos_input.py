@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.streaming.kafka_harness import HARMWATCH, REPO, read_jsonl
+from tests.streaming.kafka_harness import read_jsonl
+from tests.support import HARMWATCH, REPO
 
 START = "2026-11-20T00:00:00+00:00"  # in the past, so no event is dated after its send time
 LATENESS_S = 60 + 60  # allowed_lateness (config/thresholds.yaml) + one pane

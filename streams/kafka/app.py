@@ -29,16 +29,23 @@ import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from signals.config import Config
+from streams.kafka import faust_fixes
 from streams.kafka.ingest_side import IngestSide
 from streams.kafka.merge_side import MergeSide
 from streams.kafka.options import WorkerOptions
 from streams.kafka.reader import DirectReader
 from streams.kafka.runtime import Runtime
-from streams.kafka.settings import MAX_SNAPSHOT_BYTES, KafkaSettings
+from streams.kafka.settings import (
+    HEARTBEAT_S,
+    MAX_SNAPSHOT_BYTES,
+    SESSION_TIMEOUT_S,
+    KafkaSettings,
+)
 from streams.kafka.snapshots import StateTable
 
 log = logging.getLogger("harmwatch.worker")
 RELOAD_EVERY_S = 1.0  # how often the thresholds file's mtime is checked, as harmwatch run
+METRICS_WAIT_S = 2.0  # a scrape waits at most this long for a batch or snapshot in progress
 _encode = msgspec.json.Encoder().encode
 
 AppFactory = Callable[[Config, KafkaSettings, WorkerOptions], tuple[faust.App, Runtime]]
@@ -57,6 +64,7 @@ def build_app(config: Config, settings: KafkaSettings,
               opts: WorkerOptions | None = None) -> tuple[faust.App, Runtime]:
     """Everything but the reader of the source topics (which a benchmark replaces)."""
     opts = opts or WorkerOptions()
+    faust_fixes.apply()
     datadir = Path(tempfile.gettempdir()) / "harmwatch-faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -73,8 +81,8 @@ def build_app(config: Config, settings: KafkaSettings,
         web_host=opts.web_host,
         web_port=opts.web_port,
         consumer_auto_offset_reset="earliest",
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=HEARTBEAT_S,
         broker_commit_interval=1.0,
         broker_max_poll_records=5000,
         stream_buffer_maxsize=20000,
@@ -96,6 +104,10 @@ def build_app(config: Config, settings: KafkaSettings,
         except Exception as exc:  # e.g. no assignment while the broker is away: next tick
             log.warning("idle check skipped: %r", exc)
 
+    @app.timer(interval=0.5)  # type: ignore[untyped-decorator]
+    async def stall() -> None:
+        runtime.ingest.fence.tick()
+
     @app.timer(interval=RELOAD_EVERY_S)  # type: ignore[untyped-decorator]
     async def reload() -> None:
         try:
@@ -107,6 +119,19 @@ def build_app(config: Config, settings: KafkaSettings,
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
+        # A snapshot in flight exports its counts once Kafka has it: wait for it (a little),
+        # so that a scrape taken just before the process dies does not miss them.
+        lock = runtime.ingest.lock
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=METRICS_WAIT_S)
+        except TimeoutError:  # a long batch, or the broker away: serve what there is
+            return _exposition(web)
+        try:
+            return _exposition(web)
+        finally:
+            lock.release()
+
+    def _exposition(web: Any) -> Any:
         return web.bytes(generate_latest(runtime.registry),
                          headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -6,6 +6,11 @@ control messages (header ``harmwatch-watermark``) advance it. After a batch the 
 panes are published on the panes topic (partition :func:`signals.merge.pane_partition` of
 the area) and *delivered*; a snapshot says what was announced only after that.
 
+Counts reach ``/metrics`` only for offsets a written snapshot covers, and the snapshot
+carries them (:mod:`streams.kafka.exact_counts`), so nothing is counted twice across a
+SIGKILL or a takeover; a worker whose loop stalled past the session timeout writes no
+snapshot for a while (:mod:`streams.kafka.stall_fence`).
+
 Future dates are judged against each record's Kafka timestamp (:meth:`SourcePartition.feed_sent`),
 not this worker's clock, so a re-read after a crash or by a new owner decides the same.
 
@@ -38,9 +43,11 @@ from signals.merge import (
 )
 from signals.tags import TagSpec
 from streams.kafka.dead_letters import DeadLetters
+from streams.kafka.exact_counts import PartitionCounts
 from streams.kafka.faust_topics import WorkerTopics
-from streams.kafka.settings import INGEST_TABLE, KafkaSettings
+from streams.kafka.settings import HEARTBEAT_S, INGEST_TABLE, SESSION_TIMEOUT_S, KafkaSettings
 from streams.kafka.snapshots import Refusals, load_state, save_state
+from streams.kafka.stall_fence import StallFence
 from streams.kafka.worker_metrics import Counters
 
 log = logging.getLogger("harmwatch.worker")
@@ -90,6 +97,10 @@ class IngestSide:
         self.counters = counters
         self.stream_of = {t: s for s, t in settings.source_topics.items()}
         self.parts: dict[TP, SourcePartition] = {}
+        self.counts: dict[TP, PartitionCounts] = {}
+        # Set when the process is told to stop: its last snapshots hand counts on.
+        self.handing_over = False
+        self.fence = StallFence(SESSION_TIMEOUT_S, HEARTBEAT_S)
         self.last_message: dict[TP, float] = {}
         self.dead_letters = DeadLetters(topics.dead_letter)
         self.refusals = Refusals(INGEST_TABLE, counters.snapshots_refused)
@@ -112,6 +123,8 @@ class IngestSide:
             part = SourcePartition(self.config, src, self.config.areas,
                                    max_future_s=MAX_FUTURE_S, threats=self.threats)
             saved = load_state(self.declared.ingest_table, src)
+            self.counts[tp] = PartitionCounts.from_state(
+                saved.pop("counts", None) if saved is not None else None)
             if saved is not None:
                 part.restore(saved)
             log.info("source %s: %s, next offset %d", src, "restored" if saved else "new",
@@ -119,20 +132,54 @@ class IngestSide:
             self.parts[tp] = part
         return part
 
-    async def checkpoint(self, parts: dict[TP, SourcePartition], with_ids: bool) -> None:
+    async def checkpoint(self, parts: dict[TP, SourcePartition], with_ids: bool,
+                         final: bool = False) -> list[TP]:
         """Announce, then snapshot: a snapshot must never say more was announced, or
-        dead-lettered, than Kafka has."""
+        dead-lettered, than Kafka has. Then, once Kafka has the snapshots, export the
+        counts they cover; ``final`` (handing the partitions on): leave that to the next
+        owner, who is alive to be scraped. Returns the partitions not snapshotted (the
+        stall fence), to try again."""
+        if self.fence.blocked():
+            return list(parts)
         await self.publish(parts.values())
         await self.dead_letters.delivered()
+        export = not (final or self.handing_over)
+        sent: list[Any] = []
+        written = []
         for tp, part in parts.items():
+            counts = self.counts_of(tp)
+            state = part.to_state(with_ids=with_ids)
+            state["counts"] = counts.to_state(export)
+            # A refused snapshot exports too: counters that stop while a partition's state
+            # is over the bound would read as "no events"; the cost is that a crash before
+            # one fits again counts the refused stretch twice (the re-read).
             self.refusals.note(part.source, save_state(
-                self.declared.ingest_table, part.source, tp.partition,
-                part.to_state(with_ids=with_ids), self.snapshot_limit))
+                self.declared.ingest_table, part.source, tp.partition, state,
+                self.snapshot_limit, sent))
+            written.append(counts)
+        if sent:
+            await asyncio.gather(*sent)
+        if export:
+            for counts in written:
+                counts.export(self.counters.events, self.counters.invalid)
+        return []
+
+    def counts_of(self, tp: TP) -> PartitionCounts:
+        counts = self.counts.get(tp)
+        if counts is None:
+            counts = self.counts[tp] = PartitionCounts()
+        return counts
+
+    def needs_snapshot(self, tps: Iterable[TP]) -> list[TP]:
+        """Taken-over partitions whose snapshot holds counts nobody exported yet (a
+        graceful handover): snapshot them soon even if no message comes."""
+        return [tp for tp in tps if tp in self.counts and self.counts[tp].unexported]
 
     def forget(self, revoked: Iterable[TP]) -> None:
         """Partitions moved away: drop their in-memory state (the table has it)."""
         for tp in revoked:
             self.parts.pop(tp, None)
+            self.counts.pop(tp, None)  # not exported: the next owner does, from the table
             self.last_message.pop(tp, None)
             self.marked.discard(tp)
 
@@ -182,12 +229,13 @@ class IngestSide:
         if not run:
             return
         self.marked.discard(tp)
+        counts = self.counts_of(tp)
         rejected = part.feed_sent(((m.offset, m.value or b"", sent_at(m)) for m in run),
-                                  self.counters.events)
+                                  counts.events)
         if not rejected:
             return
         stream = self.stream_of.get(tp.topic, "unknown")
-        invalid = self.counters.invalid
+        invalid = counts.invalid
         by_offset = {m.offset: m for m in run}
         for offset, result in rejected:
             key = (stream, result.reason)
@@ -292,9 +340,9 @@ class IngestSide:
     async def after_batch(self, tps: Sequence[TP]) -> None:
         await self.publish(self.parts[tp] for tp in tps)
 
-    async def snapshot(self, tps: Sequence[TP]) -> None:
-        await self.checkpoint({tp: self.parts[tp] for tp in tps if tp in self.parts},
-                              with_ids=False)
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> list[TP]:
+        return await self.checkpoint({tp: self.parts[tp] for tp in tps if tp in self.parts},
+                                     with_ids=False, final=final)
 
     def release(self, tps: Sequence[TP]) -> None:
         self.forget(tps)

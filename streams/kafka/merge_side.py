@@ -8,7 +8,10 @@ An area keeps its open alert episodes and its newest ``keep_closed`` closed ones
 ``/episodes`` and ``--episodes-out`` show); every episode is appended to
 ``--episodes-log`` once when it closes (:meth:`AreaMerge.take_closed`), so the full history
 stays available. After a crash, episodes that closed after the last snapshot are appended
-again (at least once, as rows are).
+again (at least once, as rows are). The emergent-threat detectors' episodes too: the
+detector keeps its episodes in one list (``ThreatDetector.episodes``, in the snapshot), and
+an episode is appended when it is first seen closed; those already closed in a restored
+snapshot were appended by the worker that wrote it.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class MergeSide:
         self.on_closed = on_closed  # refresh what /metrics shows
         self.sources = settings.sources()
         self.merges: dict[str, tuple[AreaMerge, int]] = {}  # area -> (merge, panes partition)
+        # area -> indexes in its detector's episodes of the closed ones already logged
+        self._threats_logged: dict[str, set[int]] = {}
         self.late_panes = 0
         self.lock = asyncio.Lock()
         self._touched: set[str] = set()
@@ -77,6 +82,9 @@ class MergeSide:
         if saved is not None:
             merge.restore(saved)
             restore_threats(merge, saved)
+        if merge.threats is not None:
+            self._threats_logged[area] = {i for i, e in enumerate(merge.threats.episodes)
+                                          if e.ended_at is not None}
         log.info("merge %s (panes partition %d): %s, next offset %d", area, partition,
                  "restored" if saved else "new", merge.next_offset)
         self.merges[area] = (merge, partition)
@@ -99,6 +107,7 @@ class MergeSide:
         gone = {tp.partition for tp in revoked if tp.topic == self.settings.panes_topic}
         for area in [a for a, (_, p) in self.merges.items() if p in gone]:
             del self.merges[area]
+            self._threats_logged.pop(area, None)
 
     # --- merge ----------------------------------------------------------------------------
 
@@ -130,6 +139,7 @@ class MergeSide:
             rows.extend(merge.evaluator.drain_rows())
             merge.evaluator.drain_transitions()
             closed.extend(merge.take_closed())
+            closed.extend(self._closed_threats(area, merge))
         if rows and self._signals is not None:
             self._signals.write(b"".join(_encode(r) + b"\n" for r in rows))
             self._signals.flush()
@@ -140,6 +150,18 @@ class MergeSide:
         self.on_closed()
         if self.opts.episodes_out is not None:
             self._write_episodes(self.opts.episodes_out)
+
+    def _closed_threats(self, area: str, merge: AreaMerge) -> list[Episode]:
+        """Threat episodes of ``area`` that closed since the last call."""
+        if merge.threats is None:
+            return []
+        logged = self._threats_logged.setdefault(area, set())
+        out = []
+        for i, episode in enumerate(merge.threats.episodes):
+            if episode.ended_at is not None and i not in logged:
+                logged.add(i)
+                out.append(episode)
+        return out
 
     def episodes(self) -> list[Episode]:
         out = [e for m, _ in self.merges.values()
@@ -179,8 +201,12 @@ class MergeSide:
         touched, self._touched = self._touched, set()
         self.close_merged(touched)
 
-    async def snapshot(self, tps: Sequence[TP]) -> None:
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> list[TP]:
         self.save_merges({tp.partition for tp in tps})
+        return []
+
+    def needs_snapshot(self, tps: Sequence[TP]) -> list[TP]:
+        return []
 
     def release(self, tps: Sequence[TP]) -> None:
         self.forget(tps)

@@ -73,7 +73,12 @@ class Owner(Protocol):
 
     async def after_batch(self, tps: Sequence[TP]) -> None: ...
 
-    async def snapshot(self, tps: Sequence[TP]) -> None: ...
+    async def snapshot(self, tps: Sequence[TP], final: bool = False) -> Sequence[TP]:
+        """``final``: the partitions are being handed on (a revoke). Returns those not
+        snapshotted now, to try again at the next turn."""
+
+    def needs_snapshot(self, tps: Sequence[TP]) -> list[TP]:
+        """Of partitions just taken over, those to snapshot even if no message comes."""
 
     def release(self, tps: Sequence[TP]) -> None: ...
 
@@ -118,7 +123,7 @@ class DirectReader:
         self._want = None
         async with self.owner.lock:
             if self.owned:
-                await self.owner.snapshot(self.owned)
+                await self.owner.snapshot(self.owned, final=True)
                 await self.producer.flush()
                 log.info("%s partitions released: %d", self.owner.name, len(self.owned))
                 self.owner.release(self.owned)
@@ -182,7 +187,7 @@ class DirectReader:
             for ktp, offset in ktps.items():
                 self.consumer.seek(ktp, offset)
             self.owned = want
-            self._dirty = set()
+            self._dirty = set(self.owner.needs_snapshot(want))
             self._next = dict(starts)
             self._covered_floor = {}
             await self._check_log_bounds(ktps)
@@ -203,8 +208,7 @@ class DirectReader:
             await self.owner.after_batch(touched)
             self._dirty.update(touched)
         if self._dirty and time.monotonic() - self._last_snapshot >= self.snapshot_every_s:
-            await self.owner.snapshot(sorted(self._dirty))
-            self._dirty = set()
+            self._dirty = set(await self.owner.snapshot(sorted(self._dirty)))
             self._last_snapshot = time.monotonic()
 
     # --- truncation ------------------------------------------------------------------------

@@ -25,6 +25,10 @@ DAY_MS = 24 * 3600 * 1000
 # its open panes (about 2 bytes each, decision latencies mostly): ~0.9 MB per partition at
 # 50k events/s over 18 source partitions, so records may exceed Kafka's 1 MB default.
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
+# The group's session timeout and heartbeat (Faust's broker_session_timeout and
+# broker_heartbeat_interval): a worker silent this long is dropped from the group.
+SESSION_TIMEOUT_S = 10.0
+HEARTBEAT_S = 2.0
 # The largest snapshot written: the record's key and the record batch around it must fit
 # too (max.message.bytes limits the batch); 64 KiB is far more than they take.
 SNAPSHOT_LIMIT = MAX_SNAPSHOT_BYTES - 64 * 1024

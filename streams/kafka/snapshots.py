@@ -52,9 +52,10 @@ def load_state(table: StateTable, key: str) -> dict[str, Any] | None:
 
 
 def save_state(table: StateTable, key: str, partition: int, state: dict[str, Any],
-               limit: int = SNAPSHOT_LIMIT) -> str | None:
+               limit: int = SNAPSHOT_LIMIT, sent: list[Any] | None = None) -> str | None:
     """Write ``state`` as the snapshot of ``key``; or, when it is over ``limit`` bytes,
-    write nothing and return why (the previous snapshot stays in force)."""
+    write nothing and return why (the previous snapshot stays in force). ``sent``: gets
+    the changelog record's delivery future, for a caller that must know it is in Kafka."""
     value = _encode(state)
     if len(value) > limit:
         return snapshot_size(state).refusal(key, limit) or f"snapshot of {key} is too large"
@@ -64,7 +65,9 @@ def save_state(table: StateTable, key: str, partition: int, state: dict[str, Any
                     limit)
     kb = key.encode()
     table.data[kb] = value
-    table.send_changelog(partition, kb, value)
+    fut = table.send_changelog(partition, kb, value)
+    if sent is not None and fut is not None:
+        sent.append(fut)
     return None
 
 

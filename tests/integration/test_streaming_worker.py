@@ -109,12 +109,17 @@ def test_worker_equals_backtest(env: Env, events_file: Path, workers: list[Worke
     assert got == expected
     wait_until(lambda: sorted_episodes(read_jsonl(w.episodes)) == sorted_episodes(episodes),
                60, "the worker's alert episodes to equal the backtest's")
-    metrics = wait_until(lambda: (m := w.metrics()) and "harmwatch_consumer_lag" in m and m,
-                         60, "/metrics with consumer lag")
-    counted = metric_sum(metrics, "harmwatch_events_total", outcome="counted")
     lines = [x for x in events_file.read_bytes().splitlines() if x.strip()]
     valid_ids = {e.event_id for x in lines if not isinstance(e := decode_event(x), Rejected)}
-    assert counted == len(valid_ids)
+
+    def all_counted() -> str | None:
+        # Counts reach /metrics with the snapshot covering them (about a second later).
+        m = w.metrics()
+        return m if metric_sum(m, "harmwatch_events_total",
+                               outcome="counted") >= len(valid_ids) else None
+
+    metrics = wait_until(all_counted, 60, f"{len(valid_ids)} counted events on /metrics")
+    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == len(valid_ids)
     assert metric_sum(metrics, "harmwatch_consumer_lag") == 0
     assert 'harmwatch_consumer_lag{partition="5",topic="' + env.topic("reports") in metrics
 
@@ -356,6 +361,7 @@ def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
             raise AssertionError(
                 f"{exc}; producer {produced}; counted a={_counted(a)} b={_counted(b)}"
             ) from exc
+        b_last = b.metrics()  # its last scrape: what Prometheus would keep of it
         b.kill()
         assert b.proc is not None and b.proc.returncode == -signal.SIGKILL
         b2 = _start(workers, Worker(env, "b2"))
@@ -368,6 +374,31 @@ def test_sigkill_one_of_two_workers_loses_and_doubles_nothing(
     assert got == expected
     metrics = a.metrics() + b2.metrics()
     assert metric_sum(metrics, "harmwatch_merge_late_panes_total") == 0
+    # Counters, summed over every process that ran, equal the file: b's re-read part is
+    # exported by b2 only (before: counted by both, so the sum stayed above the truth).
+    truth = _file_counts(events_file)
+
+    def summed() -> dict[str, float]:
+        now = b_last + a.metrics() + b2.metrics()
+        return {**{o: metric_sum(now, "harmwatch_events_total", outcome=o)
+                   for o in ("counted", "duplicate", "late")},
+                "invalid": metric_sum(now, "harmwatch_invalid_events_total")}
+
+    wait_until(lambda: summed() == truth, 60,
+               f"counters summed over a, b (last scrape) and b2 to equal {truth}")
+    time.sleep(3)  # and they stay there
+    assert summed() == truth
+
+
+def _file_counts(events: Path) -> dict[str, float]:
+    """Counted / duplicate / late / invalid of a file without late events, by hand:
+    every valid id once, every further copy a duplicate, every rejected line invalid."""
+    lines = [x for x in events.read_bytes().splitlines() if x.strip()]
+    decoded = [decode_event(x) for x in lines]
+    valid = [e for e in decoded if not isinstance(e, Rejected)]
+    ids = {e.event_id for e in valid}
+    return {"counted": float(len(ids)), "duplicate": float(len(valid) - len(ids)),
+            "late": 0.0, "invalid": float(len(decoded) - len(valid))}
 
 
 def _counted(w: Worker) -> str:
@@ -488,7 +519,11 @@ def test_a_quiet_partition_does_not_stall_the_merge_and_loses_nothing(
     assert metric_sum(metrics, "harmwatch_merge_late_panes_total") == 0
     lines = [x for x in whole.read_bytes().splitlines() if x.strip()]
     valid_ids = {e.event_id for x in lines if not isinstance(e := decode_event(x), Rejected)}
-    assert metric_sum(metrics, "harmwatch_events_total", outcome="counted") == len(valid_ids)
+    # Counts reach /metrics with the snapshot covering them (about a second later).
+    wait_until(lambda: metric_sum(w.metrics(), "harmwatch_events_total", outcome="counted")
+               >= len(valid_ids), 60, f"{len(valid_ids)} counted events")
+    assert metric_sum(w.metrics(), "harmwatch_events_total",
+                      outcome="counted") == len(valid_ids)
 
 
 def _audit(w: Worker) -> list[dict[str, Any]]:

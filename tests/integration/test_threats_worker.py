@@ -66,6 +66,12 @@ def test_worker_threat_episodes_equal_the_partitioned_backtest(
     got = wait_until(lambda: (eps := _episodes(w)) == expected and eps, 240,
                      "the worker's episodes to equal backtest --partitions")
     assert _threat_episodes(got) == threats
+    # --episodes-log: every episode once when it closes, the detectors' included.
+    closed = [e for e in expected if e["ended_at"] is not None]
+    assert any(e.get("detail") for e in closed)  # a closed threat episode, or this is vacuous
+    logged = wait_until(lambda: (eps := sorted_episodes(read_jsonl(w.episodes_log)))
+                        == closed and eps, 60, "every closed episode in --episodes-log")
+    assert len(logged) == len(closed)
 
 
 def test_a_restarted_worker_continues_the_detectors_from_its_snapshot(

@@ -51,8 +51,11 @@ class Owner:
     async def after_batch(self, tps: Any) -> None:
         pass
 
-    async def snapshot(self, tps: Any) -> None:
-        pass
+    async def snapshot(self, tps: Any, final: bool = False) -> list[TP]:
+        return []
+
+    def needs_snapshot(self, tps: Any) -> list[TP]:
+        return []
 
     def release(self, tps: Any) -> None:
         pass

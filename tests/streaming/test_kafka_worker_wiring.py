@@ -98,9 +98,11 @@ class Consumer:
         return self.high.get(tp)
 
 
-def _ingest(config: Config, idle_after: float = 0.0) -> tuple[IngestSide, Producer, Table]:
+def _ingest(config: Config, idle_after: float = 0.0,
+            table: Table | None = None) -> tuple[IngestSide, Producer, Table]:
+    """``table``: another side's, to restore what it snapshotted (a new owner)."""
     settings = KafkaSettings(topic_prefix="t.", idle_after_s=idle_after)
-    producer, table = Producer(), Table()
+    producer, table = Producer(), table or Table()
     app = SimpleNamespace(producer=producer, rebalancing=False,
                           tables=SimpleNamespace(recovery=None))
     topics = SimpleNamespace(dead_letter=Topic(), panes=Topic(), ingest_table=table)
@@ -135,6 +137,7 @@ def test_future_dates_are_judged_against_the_record_timestamp(config: Config) ->
             _aiokafka(1, _report("b", T0 + dt.timedelta(minutes=20)), T0),
             _aiokafka(2, _report("c", T0 + dt.timedelta(minutes=5)), T0),
         ])
+        await side.snapshot([tp])  # counts reach /metrics with the snapshot covering them
         assert side.counters.invalid == {("report", "future_timestamp:occurred_at"): 1}
         letters = cast(Topic, side.dead_letters.topic).sent
         assert [orjson.loads(m["value"])["event_id"] for m in letters] == ["b"]
@@ -212,6 +215,7 @@ def test_a_snapshot_over_the_bound_is_refused_counted_and_the_worker_keeps_count
             await side.snapshot([tp])
         assert table.data[b"t.reports:4"] == first  # the last one that fitted stays
         assert side.counters.snapshots_refused == {"ingest-state": 3}
+        # Refused snapshots still export: the counters keep moving (docs/streaming.md).
         assert side.parts[tp].next_offset == 4 and sum(side.counters.events.values()) == 4
         exposition = generate_latest(new_registry(WorkerCollector(
             config, pipelines=[side.counters], worker=cast(Any, _View(side))))).decode()
