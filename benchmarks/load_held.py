@@ -244,8 +244,8 @@ def run_phase(name: str, schedule: list[tuple[float, float]], ctx: dict[str, Any
 
 
 def sustained(r: dict[str, Any]) -> bool:
-    return (r["achieved"] >= 0.95 * r["rate"] and r["lag_end"] < r["rate"]
-            and r["p99_s"] <= 1.0)
+    return bool(r["achieved"] >= 0.95 * r["rate"] and r["lag_end"] < r["rate"]
+                and r["p99_s"] <= 1.0)
 
 
 class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
