@@ -95,6 +95,10 @@ class Baseline:
         (``overlap`` = window / step for hopping windows), so they weigh as distinct data."""
         return self.num_sum / overlap, self.den_sum / overlap
 
+    def windows(self, overlap: float) -> float:
+        """How many distinct windows the admitted ones amount to (see :meth:`pooled`)."""
+        return len(self.values) / overlap
+
     def mean(self) -> float:
         return self.num_sum / len(self.values) if self.values else 0.0
 

@@ -43,25 +43,10 @@ def _threshold(rule: SignalRule, level: float, j: Judgement | None) -> float | N
         total, windows = j.pooled
         floor = max(rule.min_samples, math.ceil(rule.min_ratio * j.expected - 1e-9),
                     math.floor(j.expected) + 1)
-
-        def count_ok(k: int) -> bool:
-            return count_surprise(k, total, windows) >= level
-
-        high = max(floor, 1)
-        for _ in range(_MAX_DOUBLINGS):
-            if count_ok(high):
-                break
-            high *= 2
-        else:
-            return None
-        low = floor - 1  # count_ok is monotone in k: bisect between a miss and a hit
-        while high - low > 1:
-            mid = (low + high) // 2
-            if mid >= floor and count_ok(mid):
-                high = mid
-            else:
-                low = mid
-        return float(high)
+        count = _smallest_count(floor, total, windows, level)
+        return None if count is None else float(count)
+    if rule.surprise_of == "count":
+        return _count_of_rate(rule, level, j)
     # rate_surprise: at the judged window's sample size
     n = round(j.den)
     hits, trials = j.pooled
@@ -79,3 +64,39 @@ def _threshold(rule: SignalRule, level: float, j: Judgement | None) -> float | N
         else:
             low = mid
     return high / n
+
+
+def _smallest_count(floor: int, total: float, windows: float, level: float) -> int | None:
+    """The smallest count at or above ``floor`` whose tail scores ``level``; None if none."""
+    def count_ok(k: int) -> bool:
+        return count_surprise(k, total, windows) >= level
+
+    high = max(floor, 1)
+    for _ in range(_MAX_DOUBLINGS):
+        if count_ok(high):
+            break
+        high *= 2
+    else:
+        return None
+    low = floor - 1  # count_ok is monotone in k: bisect between a miss and a hit
+    while high - low > 1:
+        mid = (low + high) // 2
+        if mid >= floor and count_ok(mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def _count_of_rate(rule: SignalRule, level: float, j: Judgement) -> float | None:
+    """``surprise_of: count`` (appeal_rate): the rate at the window's n whose numerator, as
+    a count, reaches the level and whose rate is ``min_lift`` above the baseline rate. The
+    numerator may exceed n (appeals of earlier decisions), so there is no upper bound."""
+    n = round(j.den)
+    assert j.pooled is not None
+    hits, trials = j.pooled
+    if n <= 0 or n < rule.min_samples or trials <= 0 or not j.windows:
+        return None
+    first = max(0, math.ceil((hits / trials + rule.min_lift) * n - 1e-9))
+    count = _smallest_count(first, hits, j.windows, level)
+    return None if count is None else count / n

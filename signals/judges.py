@@ -10,6 +10,10 @@ not worth a page, and the floor is what keeps the daily swing from paging a big 
   baseline mean); means the same at any volume.
 - ``rate_surprise``: -log10 of the beta-binomial tail of k of n around the baseline's pooled
   rate; small windows cannot reach a high score, so it is its own small-sample guard.
+  With ``surprise_of: count`` (appeal_rate) the tail is of k as a *count* against the
+  baseline's appeals per window, and k / n is kept only as the floor of effect: appeals are
+  filed against earlier decisions, so k is not "k of this window's n", and a dip in n alone
+  must not make an ordinary number of appeals look certain.
 - ``baseline_ratio``: the value over the baseline's median (review latency: 3 = three times
   the area's usual p95).
 
@@ -43,6 +47,8 @@ class Judgement:
     # or (hits, trials), the count's scaled by the daily shape where it was used.
     pooled: tuple[float, float] | None = None
     shaped: bool = False  # the expectation used the daily shape
+    # surprise_of: count: the baseline's windows (overlap-weighted) the count tail used.
+    windows: float | None = None
 
 
 def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
@@ -89,6 +95,11 @@ def _judge_rate(rule: SignalRule, value: float, n: int, baseline: Baseline, over
         return Judgement(None, None, False, float(hits), float(n))
     p0 = pooled_hits / trials
     material = value - p0 >= rule.min_lift
+    if rule.surprise_of == "count":
+        windows = baseline.windows(overlap)
+        score = count_surprise(hits, pooled_hits, windows) if material else 0.0
+        return Judgement(score, p0, material, float(hits), float(n), (pooled_hits, trials),
+                         windows=windows)
     score = rate_surprise(hits, n, pooled_hits, trials) if material else 0.0
     cusum = baseline.cusum
     if cusum is not None and step is not None and step[0] is not None:

@@ -1,4 +1,5 @@
-"""The options of relative rules beyond their mode: a daily shape, a sequential test.
+"""The options of relative rules beyond their mode: a daily shape, a sequential test, and
+what a rate's tail is of (``surprise_of``).
 
 Apart from ``signals.config`` (which imports this) so that the rule model stays one screen;
 typed by a protocol so that there is no import cycle.
@@ -12,7 +13,8 @@ from signals.durations import format_duration
 
 # Dumped only when set, so that a rule without them keeps its config digest.
 OPTIONAL_DEFAULTS: Final[dict[str, object]] = {"seasonal_s": None, "seasonal": None,
-                                               "seasonal_days": 7, "sequential": "none"}
+                                               "seasonal_days": 7, "sequential": "none",
+                                               "surprise_of": "rate"}
 
 
 class _Rule(Protocol):
@@ -28,6 +30,8 @@ class _Rule(Protocol):
     def sequential(self) -> str: ...
     @property
     def min_lift(self) -> float: ...
+    @property
+    def surprise_of(self) -> str: ...
 
 
 def option_problem(rule: _Rule) -> str | None:
@@ -46,4 +50,10 @@ def option_problem(rule: _Rule) -> str | None:
         if rule.min_lift <= 0:
             return ("min_lift: sequential: cusum tests the baseline rate against it plus "
                     "min_lift; set min_lift above 0 (e.g. 0.2)")
+    if rule.surprise_of != "rate":
+        if rule.mode != "rate_surprise":
+            return "surprise_of: only rate_surprise judges a rate's numerator; remove it"
+        if rule.sequential != "none":
+            return ("surprise_of: count judges appeals as a count, while sequential: cusum "
+                    "tests k of n; remove one of them")
     return None
