@@ -14,7 +14,8 @@ from signals.durations import format_duration
 # Dumped only when set, so that a rule without them keeps its config digest.
 OPTIONAL_DEFAULTS: Final[dict[str, object]] = {"seasonal_s": None, "seasonal": None,
                                                "seasonal_days": 7, "sequential": "none",
-                                               "surprise_of": "rate"}
+                                               "surprise_of": "rate", "baseline_max_s": None,
+                                               "baseline_max": None}
 
 
 class _Rule(Protocol):
@@ -32,6 +33,10 @@ class _Rule(Protocol):
     def min_lift(self) -> float: ...
     @property
     def surprise_of(self) -> str: ...
+    @property
+    def baseline_s(self) -> int | None: ...
+    @property
+    def baseline_max_s(self) -> int | None: ...
 
 
 def option_problem(rule: _Rule) -> str | None:
@@ -50,9 +55,19 @@ def option_problem(rule: _Rule) -> str | None:
         if rule.min_lift <= 0:
             return ("min_lift: sequential: cusum tests the baseline rate against it plus "
                     "min_lift; set min_lift above 0 (e.g. 0.2)")
+    if rule.baseline_max_s is not None:
+        if rule.mode != "rate_surprise" or rule.min_lift <= 0:
+            return ("baseline_max: only rate_surprise with min_lift above 0 pools back until "
+                    "its rate is known to a tenth of min_lift; remove it or set min_lift")
+        if rule.baseline_max_s % rule.step or rule.baseline_max_s <= (rule.baseline_s or 0):
+            return (f"baseline_max: {format_duration(rule.baseline_max_s)} must be longer than "
+                    "baseline and a whole number of steps; use e.g. 4h")
     if rule.surprise_of != "rate":
         if rule.mode != "rate_surprise":
             return "surprise_of: only rate_surprise judges a rate's numerator; remove it"
+        if rule.baseline_max_s is not None:
+            return ("baseline_max: the count tail pools the span's own windows; remove "
+                    "baseline_max or surprise_of")
         if rule.sequential != "none":
             return ("surprise_of: count judges appeals as a count, while sequential: cusum "
                     "tests k of n; remove one of them")

@@ -34,6 +34,22 @@ def nb_tail(k: int, total: float, windows: float) -> float:
                         + r * math.log(p) + i * math.log(1.0 - p)) for i in range(k, k + 2000))
 
 
+def beta_binomial_tail(k: int, n: int, hits: float, trials: float) -> float:
+    """P(X >= min(k, n)), X beta-binomial(n, hits + 1/2, trials - hits + 1/2), term by term."""
+    a, b = hits + 0.5, trials - hits + 0.5
+
+    def log_beta(x: float, y: float) -> float:
+        return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+    return sum(math.comb(n, i) * math.exp(log_beta(i + a, n - i + b) - log_beta(a, b))
+               for i in range(min(k, n), n + 1))
+
+
+def both(k: int, n: int, hits: float, trials: float, windows: float) -> float:
+    """The score by hand: the smaller of the count's and the k-of-n tail's."""
+    return min(-math.log10(nb_tail(k, hits, windows)),
+               -math.log10(beta_binomial_tail(k, n, hits, trials)))
+
+
 def appeal_config(surprise_of: str = "count", **extra: Any) -> Config:
     # Tumbling 10m windows, a 100m baseline: 10 distinct windows, no overlap to divide by.
     return make_config({"appeal_rate": {
@@ -56,6 +72,7 @@ def test_hand_computed_count_tail_of_one_window() -> None:
     ev = after_baseline(appeal_config(), [(41, 82)])
     j = ev.judgements[(YOUTH, "appeal_rate")]
     expected = -math.log10(nb_tail(41, 250.0, 10.0))
+    assert expected == pytest.approx(both(41, 82, 250.0, 1000.0, 10.0))  # the count binds
     assert 2.0 < expected < 5.0  # by hand: a 1-in-a-few-hundred window, not a page
     assert j.score == pytest.approx(expected, rel=1e-6)
     assert j.expected == pytest.approx(0.25) and j.material  # the rate is the floor of effect
@@ -78,6 +95,26 @@ def test_a_busy_window_with_proportionally_more_appeals_is_not_material() -> Non
     ev = after_baseline(appeal_config(), [(75, 300)])  # 3x the appeals, same 25 % rate
     j = ev.judgements[(YOUTH, "appeal_rate")]
     assert not j.material and j.score == 0.0 and ev.episodes == []
+
+
+def test_in_a_sparse_area_the_k_of_n_tail_also_has_to_agree() -> None:
+    # 3 appeals a window on 60 actioned, then 5 on 12: as a count 1 in ~100 windows, as
+    # 5 of 12 against 5 % rarer; the score is the smaller.
+    ev = Evaluator(appeal_config())
+    for minute in range(0, 100, 10):
+        feed(ev, minute, {YOUTH: counts(actioned=60, appeals_filed=3)})
+    feed(ev, 100, {YOUTH: counts(actioned=12, appeals_filed=5)})
+    j = ev.judgements[(YOUTH, "appeal_rate")]
+    by_hand = both(5, 12, 30.0, 600.0, 10.0)
+    assert by_hand == pytest.approx(-math.log10(nb_tail(5, 30.0, 10.0)))
+    assert -math.log10(beta_binomial_tail(5, 12, 30.0, 600.0)) > by_hand
+    assert j.score == pytest.approx(by_hand, rel=1e-6)
+    # A dip in n with the usual count: k of n alone would score past 5, the count does not.
+    # (The 5-of-12 window, under the levels, entered the baseline: 9 x 3 + 5 of 9 x 60 + 12.)
+    feed(ev, 110, {YOUTH: counts(actioned=8, appeals_filed=6)})
+    j = ev.judgements[(YOUTH, "appeal_rate")]
+    assert -math.log10(beta_binomial_tail(6, 8, 32.0, 552.0)) > 5
+    assert j.score == pytest.approx(both(6, 8, 32.0, 552.0, 10.0), rel=1e-6) and j.score < 2
 
 
 def test_a_rise_in_appeals_pages() -> None:
@@ -113,7 +150,7 @@ def test_threshold_in_the_signals_unit() -> None:
     k = round(rate * 40)
     assert k == pytest.approx(rate * 40)
     # By hand: the smallest count past level 5 (the 15-point floor, 16 of 40, is far below).
-    assert -math.log10(nb_tail(k, 250.0, 10.0)) >= 5 > -math.log10(nb_tail(k - 1, 250.0, 10.0))
+    assert both(k, 40, 250.0, 1000.0, 10.0) >= 5 > both(k - 1, 40, 250.0, 1000.0, 10.0)
     assert k > 40  # appeals of earlier decisions can outnumber this window's decisions
     # Where the count level is easy, the rate floor decides: 0.25 + 0.15 at n = 400.
     big = Judgement(0.0, 0.25, False, 10.0, 400.0, (250.0, 1000.0), windows=10.0)

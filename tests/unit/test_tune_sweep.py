@@ -103,8 +103,10 @@ RELATIVE: dict[str, dict[str, Any]] = {
     "minor_exposure": {"mode": "count_surprise", "window": "5m", "step": "1m",
                        "baseline": "30m", "min_ratio": 2.0, "warn": 2.5, "critical": 4,
                        "for": "2m"},
+    # a sparse area's baseline pools back (baseline_max) until its rate is known
     "overturn_rate": {"mode": "rate_surprise", "window": "10m", "step": "1m",
-                      "baseline": "30m", "min_lift": 0.1, "warn": 2, "critical": 3, "for": "1m"},
+                      "baseline": "30m", "baseline_max": "80m", "min_lift": 0.1, "warn": 2,
+                      "critical": 3, "for": "1m"},
     "report_surge": {"mode": "count_surprise", "window": "5m", "step": "1m", "baseline": "30m",
                      "min_ratio": 1.5, "warn": 3, "critical": 5, "for": "1m"},
     "violation_rate": {"mode": "rate_surprise", "window": "5m", "step": "1m", "baseline": "30m",
