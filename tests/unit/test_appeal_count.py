@@ -114,7 +114,8 @@ def test_in_a_sparse_area_the_k_of_n_tail_also_has_to_agree() -> None:
     feed(ev, 110, {YOUTH: counts(actioned=8, appeals_filed=6)})
     j = ev.judgements[(YOUTH, "appeal_rate")]
     assert -math.log10(beta_binomial_tail(6, 8, 32.0, 552.0)) > 5
-    assert j.score == pytest.approx(both(6, 8, 32.0, 552.0, 10.0), rel=1e-6) and j.score < 2
+    assert j.score == pytest.approx(both(6, 8, 32.0, 552.0, 10.0), rel=1e-6)
+    assert j.score is not None and j.score < 2
 
 
 def test_a_rise_in_appeals_pages() -> None:
