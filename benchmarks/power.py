@@ -109,6 +109,13 @@ def window_score(rule: SignalRule, normal: Rates, bad: Rates, minutes_bad: float
             return 0.0
         return count_surprise(k, lam * windows, windows)
     n = round(scale * (tb * minutes_bad + tn * (w - minutes_bad)))
+    if rule.surprise_of == "count":  # appeals as a count; the rate only as the floor
+        if n < rule.min_samples or n == 0 or k / n - hn / tn < rule.min_lift:
+            return 0.0
+        windows = (rule.baseline_s or 0) / rule.window_s
+        trials = scale * tn * (rule.baseline_s or 0) / 60
+        return min(count_surprise(k, scale * hn * w * windows, windows),
+                   rate_surprise(min(k, n), n, trials * hn / tn, trials))
     k = min(k, n)  # the engine treats k > n (appeals of earlier decisions) as k = n
     if n < rule.min_samples or n == 0 or k / n - hn / tn < rule.min_lift:
         return 0.0

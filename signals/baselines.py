@@ -29,11 +29,11 @@ ADAPT_SPANS: Final = 3
 class Baseline:
     """Admitted windows as (numerator, denominator): (count, 1), (hits, trials) or (p95, 1)."""
 
-    __slots__ = ("ats", "cusum", "delay", "den_sum", "excluded_run", "num_sum", "queue",
-                 "seasonal", "size", "values", "warm_at")
+    __slots__ = ("ats", "cusum", "delay", "den_sum", "excluded_run", "extend", "num_sum",
+                 "older", "queue", "seasonal", "size", "values", "warm_at")
 
     def __init__(self, size: int, delay: int, seasonal: Seasonal | None = None,
-                 cusum: Cusum | None = None) -> None:
+                 cusum: Cusum | None = None, extend: int = 0) -> None:
         if size < 1 or delay < 0:
             raise ValueError("a baseline needs at least one window and a delay of 0 or more")
         self.size = size
@@ -46,6 +46,10 @@ class Baseline:
         self.seasonal = seasonal
         self.cusum = cusum
         self.excluded_run = 0
+        # Up to ``extend`` admitted windows older than the span, newest last: a sparse rate
+        # rule pools back into them until its rate is known well enough (signals.judges).
+        self.extend = extend
+        self.older: deque[tuple[float, float]] = deque()
         # Running sums (judged every window: summing the history each time was most of the
         # cost). Counts and trials are integers, so the sums stay exact.
         self.num_sum = 0.0
@@ -62,6 +66,10 @@ class Baseline:
             old_num, old_den = values.popleft()
             self.num_sum -= old_num
             self.den_sum -= old_den
+            if self.extend:
+                self.older.append((old_num, old_den))
+                if len(self.older) > self.extend:
+                    self.older.popleft()
             old_at = self.ats.popleft()
             if seasonal is not None and old_at >= 0:
                 seasonal.leave(old_at)
@@ -95,6 +103,23 @@ class Baseline:
         (``overlap`` = window / step for hopping windows), so they weigh as distinct data."""
         return self.num_sum / overlap, self.den_sum / overlap
 
+    def pooled_back(self, overlap: float, trials_needed: float) -> tuple[float, float]:
+        """:meth:`pooled`, then older windows, newest first, until the (overlap-weighted)
+        trials reach ``trials_needed`` or the kept windows run out."""
+        hits, trials = self.num_sum, self.den_sum
+        need = trials_needed * overlap
+        if trials < need:
+            for num, den in reversed(self.older):
+                hits += num
+                trials += den
+                if trials >= need:
+                    break
+        return hits / overlap, trials / overlap
+
+    def windows(self, overlap: float) -> float:
+        """How many distinct windows the admitted ones amount to (see :meth:`pooled`)."""
+        return len(self.values) / overlap
+
     def mean(self) -> float:
         return self.num_sum / len(self.values) if self.values else 0.0
 
@@ -113,13 +138,18 @@ class Baseline:
             state["seasonal"] = self.seasonal.to_state()
         if self.cusum is not None:
             state["cusum"] = [self.cusum.score, self.cusum.was_alerting]
+        if self.extend:
+            state["older"] = [list(v) for v in self.older]
         return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any], size: int, delay: int,
-                   seasonal: Seasonal | None = None, cusum: Cusum | None = None) -> Baseline:
+                   seasonal: Seasonal | None = None, cusum: Cusum | None = None,
+                   extend: int = 0) -> Baseline:
         """Restore into a baseline of this shape (``seasonal`` and ``cusum`` fresh ones)."""
-        out = cls(size, delay, seasonal, cusum)
+        out = cls(size, delay, seasonal, cusum, extend)
+        if extend:  # before the span's own windows, which push any overflow behind them
+            out.older.extend((float(a), float(b)) for a, b in state.get("older", [])[-extend:])
         # Snapshots from before window ends were kept: -1, unknown (no daily shape for them).
         ats = state.get("ats") or [-1] * len(state["values"])
         for (a, b), at in zip(state["values"], ats, strict=True):

@@ -121,6 +121,10 @@ class SignalRule(_Strict):
     seasonal_days: int = Field(default=7, ge=1, le=28)
     # rate_surprise: a Bernoulli CUSUM across steps (signals.sequential).
     sequential: Literal["none", "cusum"] = "none"
+    # rate_surprise: how far back a sparse area's baseline may pool (signals.judges).
+    baseline_max_s: Duration | None = Field(default=None, alias="baseline_max")
+    # rate_surprise: what the tail is of (signals.judges): k of n, or k as a count.
+    surprise_of: Literal["rate", "count"] = "rate"
     enabled: bool = True
     why: str | None = None
 
@@ -355,7 +359,8 @@ def _check_rule(signal: str, spec: Mapping[str, Any], source: str, path: str) ->
     if rule.relative:
         return _check_relative(rule, source, path)
     for name, default in (("min_ratio", 1.0), ("min_lift", 0.0), ("seasonal_s", None),
-                          ("sequential", "none")):
+                          ("sequential", "none"), ("surprise_of", "rate"),
+                          ("baseline_max_s", None)):
         if getattr(rule, name) != default:
             return [f"{source}: {path}.{name.removesuffix('_s')}: only relative modes use it; "
                     "remove it or set mode: count_surprise or rate_surprise"]

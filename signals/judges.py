@@ -10,6 +10,13 @@ not worth a page, and the floor is what keeps the daily swing from paging a big 
   baseline mean); means the same at any volume.
 - ``rate_surprise``: -log10 of the beta-binomial tail of k of n around the baseline's pooled
   rate; small windows cannot reach a high score, so it is its own small-sample guard.
+  With ``surprise_of: count`` (appeal_rate) the tail is of k as a *count* against the
+  baseline's appeals per window, and k / n is kept only as the floor of effect: appeals are
+  filed against earlier decisions, so k is not "k of this window's n", and a dip in n alone
+  must not make an ordinary number of appeals look certain. The score is the smaller of the
+  count's and the k-of-n tail: the window is surprising under both models of how appeals
+  arrive (an intersection-union test: P(both >= h) <= 10^-h still), so neither a dip in n
+  (the rate's weakness) nor a sparse area's rising volume (the count's) pages alone.
 - ``baseline_ratio``: the value over the baseline's median (review latency: 3 = three times
   the area's usual p95).
 
@@ -43,6 +50,8 @@ class Judgement:
     # or (hits, trials), the count's scaled by the daily shape where it was used.
     pooled: tuple[float, float] | None = None
     shaped: bool = False  # the expectation used the daily shape
+    # surprise_of: count: the baseline's windows (overlap-weighted) the count tail used.
+    windows: float | None = None
 
 
 def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
@@ -87,8 +96,17 @@ def _judge_rate(rule: SignalRule, value: float, n: int, baseline: Baseline, over
     pooled_hits, trials = baseline.pooled(overlap)
     if trials <= 0:
         return Judgement(None, None, False, float(hits), float(n))
+    if rule.baseline_max_s is not None:
+        pooled_hits, trials = baseline.pooled_back(overlap, trials_needed(
+            pooled_hits, trials, rule.min_lift))
     p0 = pooled_hits / trials
     material = value - p0 >= rule.min_lift
+    if rule.surprise_of == "count":
+        windows = baseline.windows(overlap)
+        score = min(count_surprise(hits, pooled_hits, windows),
+                    rate_surprise(hits, n, pooled_hits, trials)) if material else 0.0
+        return Judgement(score, p0, material, float(hits), float(n), (pooled_hits, trials),
+                         windows=windows)
     score = rate_surprise(hits, n, pooled_hits, trials) if material else 0.0
     cusum = baseline.cusum
     if cusum is not None and step is not None and step[0] is not None:
@@ -97,13 +115,33 @@ def _judge_rate(rule: SignalRule, value: float, n: int, baseline: Baseline, over
     return Judgement(score, p0, material, float(hits), float(n), (pooled_hits, trials))
 
 
+# The baseline rate's standard error must be at most this share of the rule's min_lift:
+# then whether a window is material (and how far past the floor it is) depends on the
+# window, not on how the baseline's own hour happened to draw.
+KNOWN_TO: Final = 0.1
+
+
+def trials_needed(hits: float, trials: float, min_lift: float) -> float:
+    """Distinct trials for the rate p's standard error sqrt(p (1 - p) / T) to be
+    ``KNOWN_TO`` x ``min_lift``, p estimated from the span (Jeffreys, so never 0)."""
+    p = (hits + 0.5) / (trials + 1.0)
+    return p * (1.0 - p) / (KNOWN_TO * min_lift) ** 2
+
+
+def extension(rule: SignalRule) -> int:
+    """Windows a sparse rate rule may pool beyond its span (``baseline_max``)."""
+    if rule.baseline_max_s is None or rule.baseline_s is None:
+        return 0
+    return (rule.baseline_max_s - rule.baseline_s) // rule.step
+
+
 def new_baseline(rule: SignalRule) -> Baseline:
     """An empty baseline for a relative rule, with its daily shape and CUSUM if it has them."""
-    return Baseline(*shape(rule), *_options(rule))
+    return Baseline(*shape(rule), *_options(rule), extension(rule))
 
 
 def restore_baseline(state: dict[str, Any], rule: SignalRule) -> Baseline:
-    return Baseline.from_state(state, *shape(rule), *_options(rule))
+    return Baseline.from_state(state, *shape(rule), *_options(rule), extension(rule))
 
 
 def fits(baseline: Baseline, rule: SignalRule) -> bool:
@@ -112,7 +150,8 @@ def fits(baseline: Baseline, rule: SignalRule) -> bool:
     return ((baseline.size, baseline.delay) == shape(rule)
             and (None if seasonal is None else (seasonal.slot, seasonal.days))
             == (None if rule.seasonal_s is None else (rule.seasonal_s, rule.seasonal_days))
-            and (None if cusum is None else cusum.cap) == _cap(rule))
+            and (None if cusum is None else cusum.cap) == _cap(rule)
+            and baseline.extend == extension(rule))
 
 
 def _cap(rule: SignalRule) -> float | None:

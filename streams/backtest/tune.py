@@ -21,7 +21,7 @@ from signals.alerting import AlertMachine
 from signals.baselines import Baseline
 from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.definitions import SIGNALS
-from signals.judges import MEASURES, anomalous, effective, judge, shape
+from signals.judges import MEASURES, anomalous, effective, extension, judge, shape
 from signals.keys import as_number, utc
 from signals.records import Episode, SignalRow
 from streams.backtest.incidents import KnownIncident
@@ -139,7 +139,7 @@ def replay_relative(series: Series, rule: SignalRule,
     """A relative rule over ``series``: baseline, judge and both severities' machines, as
     the evaluator runs them (the other severity's alert state decides what the baseline
     admits too). Returns the episodes of ``severity`` and every judged window's score."""
-    baseline = Baseline(*shape(rule))
+    baseline = Baseline(*shape(rule), extend=extension(rule))
     overlap = rule.window_s / rule.step
     above = rule.direction == "above"
     machines = {sev: AlertMachine() for sev in SEVERITIES if rule.level(sev) is not None}

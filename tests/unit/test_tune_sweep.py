@@ -103,13 +103,19 @@ RELATIVE: dict[str, dict[str, Any]] = {
     "minor_exposure": {"mode": "count_surprise", "window": "5m", "step": "1m",
                        "baseline": "30m", "min_ratio": 2.0, "warn": 2.5, "critical": 4,
                        "for": "2m"},
+    # a sparse area's baseline pools back (baseline_max) until its rate is known
     "overturn_rate": {"mode": "rate_surprise", "window": "10m", "step": "1m",
-                      "baseline": "30m", "min_lift": 0.1, "warn": 2, "critical": 3, "for": "1m"},
+                      "baseline": "30m", "baseline_max": "80m", "min_lift": 0.1, "warn": 2,
+                      "critical": 3, "for": "1m"},
     "report_surge": {"mode": "count_surprise", "window": "5m", "step": "1m", "baseline": "30m",
                      "min_ratio": 1.5, "warn": 3, "critical": 5, "for": "1m"},
     "violation_rate": {"mode": "rate_surprise", "window": "5m", "step": "1m", "baseline": "30m",
                        "min_lift": 0.1, "warn": 1.5, "critical": 2.5, "critical_clear": 1.8,
                        "for": "2m"},
+    # appeals judged as a count (surprise_of), the rate as the floor
+    "appeal_rate": {"mode": "rate_surprise", "window": "10m", "step": "1m", "baseline": "30m",
+                    "min_lift": 0.05, "surprise_of": "count", "warn": 1.5, "critical": 2.5,
+                    "for": "1m"},
     "review_latency_p95": {"mode": "baseline_ratio", "window": "5m", "step": "1m",
                            "baseline": "30m", "warn": 1.5, "critical": 2.5, "min_samples": 5},
 }
@@ -137,6 +143,8 @@ RELATIVE_CASES = [
     ("body_image", "report_surge", "critical"),       # raw counts through the warm-up
     ("youth_safety", "violation_rate", "critical"),   # explicit clear level
     ("body_image", "review_latency_p95", "warn"),
+    ("other", "appeal_rate", "critical"),  # scams_fraud (not in this taxonomy): the wave
+    ("adult_nudity", "appeal_rate", "warn"),
     ("youth_safety", "review_latency_p95", "critical"),
 ]
 
