@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,18 @@ class _Recorder(dict[Any, Judgement]):
         super().__init__()
         self.log = log
         self.rules = rules
+        # baseline_ratio: the judgement does not carry the window's sample count, its row
+        # does (one row per judged window, in order); the indices wait for the rows.
+        self.unsized: dict[RuleKey, deque[int]] = defaultdict(deque)
+
+    def sized(self, key: RuleKey, n: int) -> None:
+        """The row of the oldest baseline_ratio judgement of ``key`` held ``n`` samples."""
+        waiting = self.unsized[key]
+        if n <= 0 or not waiting:  # a row with no samples was not judged (judges.judge)
+            return
+        index = waiting.popleft()
+        if n < self.rules[key].min_samples:
+            self.log[key][index] = None
 
     def __setitem__(self, key: Any, value: Judgement) -> None:
         super().__setitem__(key, value)
@@ -60,6 +72,17 @@ class _Recorder(dict[Any, Judgement]):
         usable = value.score is not None and (rule.mode == "baseline_ratio"
                                               or n >= rule.min_samples)
         self.log[(area, signal)].append(value.score if usable else None)
+        if rule.mode == "baseline_ratio":
+            self.unsized[(area, signal)].append(len(self.log[(area, signal)]) - 1)
+
+    def pop(self, key: Any, default: Any = None) -> Any:
+        # The evaluator drops the judgement of a window with nothing to judge (a rate with
+        # no samples): the alert machine sees no value there, which cancels a pending
+        # alert, so the window is a gap that splits a run, not nothing.
+        (area, market), signal = key
+        if market is None and (area, signal) in self.rules:
+            self.log[(area, signal)].append(None)
+        return super().pop(key, default)
 
 
 @dataclass
@@ -87,7 +110,7 @@ def replay(config: Config, events: Path, lines: Callable[[Any], Iterator[bytes]]
     rules = {k: r for k, r in config.rules.items()}
     pipeline = Pipeline(config)
     evaluator = pipeline.engine.evaluator
-    evaluator.judgements = _Recorder(history.series, rules)
+    recorder = evaluator.judgements = _Recorder(history.series, rules)
     coverage = Coverage(config.pane_s)
 
     def reject(line: int, rejected: Rejected, raw: bytes) -> None:
@@ -98,6 +121,8 @@ def replay(config: Config, events: Path, lines: Callable[[Any], Iterator[bytes]]
         coverage.add(rows)
         for r in rows:
             rule = rules.get((r.policy_area, r.signal))
+            if r.market is None and rule is not None and rule.mode == "baseline_ratio":
+                recorder.sized((r.policy_area, r.signal), r.n)
             if r.market is None and rule is not None and not rule.relative:
                 usable = r.value is not None and r.n >= rule.min_samples
                 history.series[(r.policy_area, r.signal)].append(
@@ -128,16 +153,41 @@ class RuleFit:
     note: str = ""
 
 
+UNLEVELLED: Final = "unlevelled"  # RuleFit.note of a rule the base leaves without levels
+
+
+def unlevelled(rule: SignalRule) -> bool:
+    """The base gives the rule no level: it never alerts (report_volume, a capacity signal
+    whose levels are each platform's own number)."""
+    return rule.warn is None and rule.critical is None
+
+
+def fitted_count(fits: dict[RuleKey, RuleFit]) -> int:
+    """The rules that got levels: the budget is shared among them alone."""
+    return sum(1 for f in fits.values() if f.critical is not None and f.warn is not None)
+
+
 def fit_rules(config: Config, history: History, pages_per_day: float, trim: int,
-              ) -> dict[RuleKey, RuleFit]:
-    """Per area-level rule, warn and critical fitted to its share of the budget."""
-    fitted = [k for k, r in config.rules.items() if r.direction == "above"]
+              fit_unlevelled: frozenset[str] = frozenset()) -> dict[RuleKey, RuleFit]:
+    """Per area-level rule, warn and critical fitted to its share of the budget.
+
+    A rule the base leaves without levels stays so (it does not page there, and a fit from
+    observed volume would make it page with every surge) unless its signal is in
+    ``fit_unlevelled``."""
+    def kept(key: RuleKey, rule: SignalRule) -> str:
+        if rule.direction != "above":
+            return "direction below: levels kept as given"
+        if unlevelled(rule) and key[1] not in fit_unlevelled:
+            return UNLEVELLED
+        return ""
+
+    fitted = [k for k, r in config.rules.items() if not kept(k, r)]
     share = pages_per_day / max(len(fitted), 1)
     days = history.days
     out: dict[RuleKey, RuleFit] = {}
     for key, rule in config.rules.items():
-        if rule.direction != "above":
-            out[key] = RuleFit(*key, rule, None, None, "direction below: levels kept as given")
+        if note := kept(key, rule):
+            out[key] = RuleFit(*key, rule, None, None, note)
             continue
         values = history.series.get(key, [])
         floor = FLOORS[rule.mode]
@@ -167,7 +217,7 @@ def tighten(fits: dict[RuleKey, RuleFit], history: History, pages_per_day: float
     """Raise the levels of every rule whose verification replay raised more than its share;
     the keys raised."""
     days = max(history.days, 1e-9)
-    share = pages_per_day / max(len(fits), 1)
+    share = pages_per_day / max(fitted_count(fits), 1)
     raised = []
     for key, f in fits.items():
         if f.critical is None or f.warn is None:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from signals.config import Config
-from streams.backtest.calibrate import RuleFit, RuleKey
+from streams.backtest.calibrate import UNLEVELLED, RuleFit, RuleKey, fitted_count, unlevelled
 from streams.config_files import _read_yaml
 
 
@@ -40,9 +40,17 @@ def render(base: Path, config: Config, fits: dict[RuleKey, RuleFit], out: Path, 
               f"UTC")
     areas: dict[str, dict[str, Any]] = {}
     for (area, signal), f in sorted(fits.items()):
-        if f.critical is None or f.warn is None:
-            continue
         base_override = (data.get("areas") or {}).get(area, {}).get(signal) or {}
+        if f.critical is None or f.warn is None:
+            if f.note == UNLEVELLED:
+                areas.setdefault(area, {})[signal] = {**base_override, "why": (
+                    f"Not calibrated: the base ({base.name}) gives {signal} no level, so it "
+                    "does not alert (for report_volume: a capacity signal, whose level is "
+                    "the platform's review capacity, not a peak of its history). To fit "
+                    f"levels from observed volume, rerun with --fit-unlevelled {signal}.")}
+            elif base_override:
+                areas.setdefault(area, {})[signal] = base_override
+            continue
         entry = {k: v for k, v in base_override.items()
                  if k not in ("warn", "critical", "warn_clear", "critical_clear", "why")}
         entry["warn"] = f.warn.level
@@ -52,6 +60,11 @@ def render(base: Path, config: Config, fits: dict[RuleKey, RuleFit], out: Path, 
         entry["why"] = (f"Calibrated ({f.rule.mode}, levels are a {measure}) from {source}. "
                         f"critical {f.critical.level:g}: {f.critical.statistic}; "
                         f"warn {f.warn.level:g}: {f.warn.statistic}.")
+        if unlevelled(f.rule):
+            entry["why"] += (f" The base gives {signal} no level; fitted because asked for "
+                             f"(--fit-unlevelled {signal}): for a capacity signal these are "
+                             "guesses from observed volume, to be replaced by the real "
+                             "capacity.")
         areas.setdefault(area, {})[signal] = entry
     body = {
         "version": 1,
@@ -60,12 +73,16 @@ def render(base: Path, config: Config, fits: dict[RuleKey, RuleFit], out: Path, 
         "defaults": data["defaults"],
         "areas": areas,
     }
+    kept = sorted({s for (_, s), f in fits.items() if f.note == UNLEVELLED})
     header = (
         "# harmwatch thresholds CALIBRATED by `harmwatch calibrate` (edit freely; rerun to\n"
         "# refit). Base: " + str(base) + f" (config {config.digest}).\n"
         f"# History: {source}.\n"
-        f"# Budget: {pages_per_day:g} false pages per day over all {len(fits)} rules (each "
-        f"rule its\n# share), warnings {4:g}x that; the {trim} highest excursions of each "
+        f"# Budget: {pages_per_day:g} false pages per day over the {fitted_count(fits)} "
+        f"fitted rules (each\n# its share), warnings {4:g}x that; the {trim} highest "
+        "excursions of each "
         "rule were set aside\n# as presumed incidents; "
-        f"{rounds} verification replay(s). docs/detection.md (Calibrate) explains.\n")
+        f"{rounds} verification replay(s). docs/detection.md (Calibrate) explains.\n"
+        + (f"# Left without levels, as in the base: {', '.join(kept)} (--fit-unlevelled "
+           "fits them).\n" if kept else ""))
     return header + yaml.safe_dump(body, sort_keys=False, width=96, allow_unicode=True)

@@ -26,12 +26,23 @@ def _count(text: str) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from signals.config import ConfigError
-    from streams.backtest.calibrate import file_digest, fit_rules, replay, tighten
+    from streams.backtest.calibrate import (
+        file_digest,
+        fit_rules,
+        fitted_count,
+        replay,
+        tighten,
+    )
     from streams.backtest.calibrate_yaml import render
     from streams.config_files import default_config_path, load_config
 
     base_path = args.config or default_config_path()
     config = load_or_exit(base_path)
+    unknown = sorted(set(args.fit_unlevelled) - set(config.signals))
+    if unknown:
+        print(f"harmwatch: --fit-unlevelled: no signal {', '.join(unknown)} in {base_path} "
+              f"(its signals: {', '.join(config.signals)})", file=sys.stderr)
+        return 2
 
     def say(text: str) -> None:
         if not args.quiet:
@@ -51,7 +62,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         return 2
     say(f"calibrate: {history.events:,} events, {history.days * 24:.1f} h, "
         f"{len(history.series)} area-level rules judged")
-    fits = fit_rules(config, history, args.pages_per_day, args.trim)
+    fits = fit_rules(config, history, args.pages_per_day, args.trim,
+                     frozenset(args.fit_unlevelled))
     now = dt.datetime.now(dt.UTC)
     rounds = 0
     for rounds in range(1, args.rounds + 1):
@@ -83,7 +95,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         args.out.write_text(text, encoding="utf-8")
         say("calibrate: stopped after the last round; the file holds the raised levels, "
             "not verified again")
-    print(f"wrote {args.out}: {len(fits)} rules fitted to {history.days * 24:.1f} h of "
+    print(f"wrote {args.out}: {fitted_count(fits)} rules fitted to {history.days * 24:.1f} h of "
           f"{args.events.name}; check it with `harmwatch config check {args.out}`")
     return 0
 
@@ -97,8 +109,10 @@ def register(sub: Subparsers) -> None:
                     "each rule may have its share of the budget of excursions above "
                     "critical, four times that above warn, after its --trim highest are set "
                     "aside as presumed incidents. Modes, windows, `for`, baselines and floors "
-                    "stay those of the base config. The fitted file is replayed to verify, "
-                    "and a rule still over its share is raised a step. Each fitted value's "
+                    "stay those of the base config, and a rule the base leaves without levels "
+                    "(report_volume) stays so unless --fit-unlevelled names it. The fitted "
+                    "file is replayed to verify, and a rule still over its share is raised a "
+                    "step. Each fitted value's "
                     "`why:` names the history (span, sha256), the statistic and the date. "
                     "Exit 0 on success, 1 when the history holds nothing, 2 on bad input.")
     p.add_argument("--events", type=Path, required=True, metavar="HISTORY.jsonl",
@@ -114,5 +128,11 @@ def register(sub: Subparsers) -> None:
                         "(default 1)")
     p.add_argument("--rounds", type=_count, default=3, metavar="N",
                    help="verification replays at most (default 3)")
+    p.add_argument("--fit-unlevelled", action="append", default=[], metavar="SIGNAL",
+                   help="also fit levels for SIGNAL where the base config gives it none "
+                        "(repeatable). By default such a rule stays without levels: "
+                        "report_volume is a capacity signal, and levels fitted from observed "
+                        "volume are guesses that page with every report surge; set its "
+                        "levels from your review capacity instead")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_calibrate)
