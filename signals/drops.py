@@ -115,7 +115,10 @@ class Drops:
             if seasonal is not None:
                 return seasonal, (f"at this time of day on previous days (mean of its "
                                   f"{format_duration(cfg.seasonal_slot)} slot)"), True
-        if len(st.history) == self._keep:
-            return (sum(st.history) / self._keep,
-                    f"on average over the previous {format_duration(cfg.baseline)}", False)
+        # Warm once half the span is known, as the threshold rules are: a first day
+        # judged on its last hour rather than not at all.
+        held = len(st.history)
+        if held and held * 2 >= self._keep:
+            span = format_duration(held * cfg.step)
+            return sum(st.history) / held, f"on average over the previous {span}", False
         return None, "", False

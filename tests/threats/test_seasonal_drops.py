@@ -164,3 +164,26 @@ def test_closed_episodes_do_not_accumulate_in_snapshots() -> None:
     template = Episode(AREA, None, "drop_reports", "critical", _at(0, 8), _at(0, 8, 5), 0, 1)
     many.episodes.extend(msgspec.structs.replace(template) for _ in range(1200))
     assert len(to_state(many)["episodes"]) == 500
+
+
+def test_a_stop_pages_once_half_the_trailing_span_is_known_and_not_before() -> None:
+    # Traffic from 10:00 (100 a minute); reports stop at 11:10. A window is appended to
+    # the trailing history at every 5-minute step, after it was judged. The 11:15 window
+    # holds 1000, 11:20 500, 11:25 nothing: the first page, judged against the 16 windows
+    # ending 10:05 to 11:20 (past half the 2 h span, 12): 500 (10:05, five minutes of
+    # traffic), 1000, twelve of 1500, then 1000 and 500: 21,000 / 16 = 1312.5, whose 20 %
+    # is 262.5. (The old code waited for the whole 2 h and did not page here at all.)
+    d = _detector(_shipped(seasonal=True))
+    _feed(d, _at(0, 10), _at(0, 13), [(_at(0, 11, 10), _at(0, 11, 40))])
+    found = _drops(d)
+    assert [e.started_at for e in found] == [_at(0, 11, 25)]
+    assert found[0].peak_value == 0 and ROUTES[found[0].signal] == ENGINEERING
+    assert abs(found[0].threshold - 0.2 * 21_000 / 16) < 1e-6
+    assert found[0].detail is not None
+    assert "1312 on average over the previous 1h20m" in found[0].detail
+
+    # A stop 30 minutes after the start: at most 7 windows known, under half the span, so
+    # no reference yet, and a cold start does not page.
+    cold = _detector(_shipped(seasonal=True))
+    _feed(cold, _at(0, 10), _at(0, 11), [(_at(0, 10, 30), _at(0, 10, 50))])
+    assert _drops(cold) == []
