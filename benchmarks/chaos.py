@@ -80,12 +80,13 @@ class Outcome:
     seconds: float = 0.0
     samples: dict[str, list[Any]] = field(default_factory=dict)
 
-    def ok(self, max_crashes: int) -> bool:
+    def ok(self, max_crashes: int, counters_at_least: bool = False) -> bool:
+        counted = (all(got >= want for got, want in self.counters.values()) if counters_at_least
+                   else all(got == want for got, want in self.counters.values()))
         return (self.settled and self.producer_rc == 0 and not self.missing
                 and not self.extra and not self.differing and not self.conflicting
                 and self.late_panes == 0 and self.episodes_equal
-                and len(self.crashes) <= max_crashes
-                and all(got == want for got, want in self.counters.values()))
+                and len(self.crashes) <= max_crashes and counted)
 
     def table(self) -> str:
         head = ("| phase | what | rows expected | missing | extra | differing | late panes |\n"
@@ -225,7 +226,8 @@ def run(args: argparse.Namespace) -> Outcome:
          "episodes": out.episodes, "episodes_equal": out.episodes_equal,
          "counters": out.counters, "crashes": out.crashes, "workers_run": out.workers_run,
          "settled": out.settled, "producer_rc": out.producer_rc, "seconds": out.seconds,
-         "edits": t.edits, "ok": out.ok(args.max_crashes), "samples": out.samples},
+         "edits": t.edits, "ok": out.ok(args.max_crashes, args.counters_at_least),
+         "samples": out.samples},
         indent=1, default=str))
     logfile.close()
     return out
@@ -284,6 +286,10 @@ def parser() -> argparse.ArgumentParser:
                    help="give up waiting for lag 0 and no new rows after this long (s)")
     p.add_argument("--max-crashes", type=int, metavar="N", default=0,
                    help="worker exits nobody asked for that still pass (a crash loop fails)")
+    p.add_argument("--counters-at-least", action="store_true",
+                   help="pass when the exported counters are at or above the truth (nothing "
+                        "lost) instead of equal: an intermittent double count after a "
+                        "takeover is a known open bug (docs/chaos.md)")
     p.add_argument("--work", metavar="DIR",
                    help="directory for the input, logs and rows (default: a temp dir, kept)")
     p.add_argument("--label", help="name of the run in the table (default: the seed)")
@@ -297,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, AssertionError) as exc:
         print(f"chaos: setup failed: {exc}", file=sys.stderr)
         return 2
-    return 0 if out.ok(args.max_crashes) else 1
+    return 0 if out.ok(args.max_crashes, args.counters_at_least) else 1
 
 
 if __name__ == "__main__":
