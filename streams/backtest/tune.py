@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from signals.alerting import AlertMachine
+from signals.alerting import AlertMachine, Change
 from signals.baselines import Baseline
 from signals.config import SEVERITIES, Config, Severity, SignalRule
 from signals.definitions import SIGNALS
@@ -121,17 +121,26 @@ def replay_alerts(series: Series, rule: SignalRule, severity: Severity) -> list[
     for w in series.windows:
         change = machine.step(w.end, w.value, w.n, level=level, clear=clear, above=above,
                               min_samples=rule.min_samples, for_s=rule.for_s)
-        if change == "firing":
-            current = Episode(series.policy_area, None, series.signal, severity, utc(w.end),
-                              None, as_number(machine.peak), as_number(level))
-            episodes.append(current)
-        elif change == "resolved" and current is not None:
-            current.ended_at = utc(w.end)
-            current.peak_value = as_number(machine.peak)
-            current = None
-        elif current is not None and machine.state == "firing":
-            current.peak_value = as_number(machine.peak)
+        current = _follow(episodes, current, change, machine, series, severity, level, w.end)
     return episodes
+
+
+def _follow(episodes: list[Episode], current: Episode | None, change: Change | None,
+            machine: AlertMachine, series: Series, severity: Severity, level: float,
+            end: int, measure: str = "value") -> Episode | None:
+    """One machine step's effect on the episodes, as the evaluator records it: returns the
+    episode still open after it."""
+    if change == "firing":
+        current = Episode(series.policy_area, None, series.signal, severity, utc(end), None,
+                          as_number(machine.peak), as_number(level), measure=measure)
+        episodes.append(current)
+    elif change == "resolved" and current is not None:
+        current.ended_at = utc(end)
+        current.peak_value = as_number(machine.peak)
+        current = None
+    elif current is not None and machine.state == "firing":
+        current.peak_value = as_number(machine.peak)
+    return current
 
 
 def replay_relative(series: Series, rule: SignalRule,
@@ -161,17 +170,8 @@ def replay_relative(series: Series, rule: SignalRule,
             alerting = alerting or machine.state != "inactive"
             if sev != severity:
                 continue
-            if change == "firing":
-                current = Episode(series.policy_area, None, series.signal, severity,
-                                  utc(w.end), None, as_number(machine.peak), as_number(level),
-                                  measure=measure)
-                episodes.append(current)
-            elif change == "resolved" and current is not None:
-                current.ended_at = utc(w.end)
-                current.peak_value = as_number(machine.peak)
-                current = None
-            elif current is not None and machine.state == "firing":
-                current.peak_value = as_number(machine.peak)
+            current = _follow(episodes, current, change, machine, series, severity, level,
+                              w.end, measure)
         if judged is not None:
             baseline.offer(judged.num, judged.den, anomalous=anomalous(rule, score, w.n),
                            alerting=alerting)
