@@ -17,13 +17,14 @@ import msgspec
 
 from signals.alerting import AlertMachine, Change, State
 from signals.baselines import Baseline
-from signals.config import SEVERITIES, Config, Severity, SignalRule
+from signals.bindings import Binding
+from signals.config import Config, Severity
 from signals.counts import Counts
 from signals.definitions import P95, SIGNALS, SURGE_BASELINE_FLOOR, percentile_tail, surge
 from signals.judges import (
     MEASURES,
     Judgement,
-    anomalous,
+    anomalous_from,
     effective,
     fits,
     judge,
@@ -49,13 +50,6 @@ class Transition:
     expected: float | None = None  # raw and expected: None for an absolute rule
 
 
-@dataclass(frozen=True)
-class _Binding:
-    key: Key
-    signal: str
-    rule: SignalRule
-
-
 class Evaluator:
     """Windows, signals and alerts over closed panes (from one or many :class:`Ingest`)."""
 
@@ -68,7 +62,7 @@ class Evaluator:
         self._closed_until: int | None = None
         self._first_pane: int | None = None
         self._last_data_end = 0  # end of the newest closed pane that held data
-        self._specs: dict[tuple[int, int], list[_Binding]] = {}
+        self._specs: dict[tuple[int, int], list[Binding]] = {}
         self._retain = self.pane
         self._bind(config)
         self._history: dict[tuple[Key, str], deque[float]] = {}
@@ -82,13 +76,13 @@ class Evaluator:
         self._open: dict[tuple[Key, str, Severity], Episode] = {}
 
     def _bind(self, config: Config) -> None:
-        specs: dict[tuple[int, int], list[_Binding]] = {}
+        specs: dict[tuple[int, int], list[Binding]] = {}
         for key in self.keys():
             for signal in SIGNALS:
                 rule = config.rule(key[0], signal)
                 if rule is not None:
                     specs.setdefault((rule.window_s, rule.step), []).append(
-                        _Binding(key, signal, rule))
+                        Binding(key, signal, rule))
         self._specs = specs
         self._quantile_specs = {spec for spec, bs in specs.items()
                                 if any(SIGNALS[b.signal].kind == "quantile" for b in bs)}
@@ -207,68 +201,64 @@ class Evaluator:
             start = boundary - window
             latencies = (window, step) in self._quantile_specs
             merged: dict[Key, Counts] = {}
+            at_start, at_end = utc(start), utc(boundary)  # once per spec, not per row
             for b in bindings:
                 counts = merged.get(b.key)
                 if counts is None:
                     counts = merged[b.key] = self._window_counts(b.key, start, boundary,
                                                                  latencies)
-                self._evaluate(b, counts, start, boundary)
+                self._evaluate(b, counts, end=boundary, at_start=at_start,
+                               at_end=at_end)
 
-    def _evaluate(self, b: _Binding, counts: Counts, start: int, end: int) -> None:
-        definition = SIGNALS[b.signal]
-        value, n = definition.compute(counts)
-        rule = b.rule
+    def _evaluate(self, b: Binding, counts: Counts, *, end: int, at_start: dt.datetime,
+                  at_end: dt.datetime) -> None:
+        value, n = b.definition.compute(counts)
         judged: Judgement | None = None
-        if rule.relative:
-            judged = self._judge(b, value, n, end, definition.compute(self._window_counts(
-                b.key, end - rule.step, end, False)) if rule.sequential != "none" else None)
-            if definition.kind == "baseline":  # report_surge's value is the ratio
+        if b.relative:
+            judged = self._judge(b, value, n, end, b.definition.compute(self._window_counts(
+                b.key, end - b.rule.step, end, False)) if b.sequential else None)
+            if b.baseline_kind:  # report_surge's value is the ratio
                 expected = None if judged is None else judged.expected
                 value = None if expected is None else (value or 0.0) / max(
                     expected, SURGE_BASELINE_FLOOR)
-        elif definition.kind == "baseline":
+        elif b.baseline_kind:
             value = self._baseline_value(b, value or 0.0)
         if value is not None:
-            row = SignalRow(b.key[0], b.key[1], b.signal, utc(start), utc(end), as_number(value), n)
+            row = SignalRow(b.key[0], b.key[1], b.signal, at_start, at_end, as_number(value), n)
             self.rows.append(row)
             self.latest[(b.key, b.signal)] = row
         else:
             self.latest.pop((b.key, b.signal), None)
-        judged_value = effective(judged) if rule.relative else value
+        judged_value = effective(judged) if b.relative else value
         alerting = False
-        for severity in SEVERITIES:
-            level = rule.level(severity)
-            if level is None:
-                continue
-            mkey = (b.key, b.signal, severity)
+        for lv in b.levels:
+            mkey = (b.key, b.signal, lv.severity)
             machine = self.machines.get(mkey)
             if machine is None:
                 machine = self.machines[mkey] = AlertMachine()
-            clear = rule.clear_level(severity)
-            assert clear is not None
-            change = machine.step(end, judged_value, n, level=level, clear=clear,
-                                  above=rule.direction == "above",
-                                  min_samples=rule.min_samples, for_s=rule.for_s)
+            change = machine.step(end, judged_value, n, level=lv.level, clear=lv.clear,
+                                  above=b.above, min_samples=b.min_samples, for_s=b.for_s)
             if change is not None:
                 # report_surge's value is a ratio; its expected is reports, as is n.
-                raw = float(n) if definition.kind == "baseline" else value
-                self._record(mkey, machine, change, end, judged_value, level, (raw, (
-                    judged.expected if judged else None)) if rule.relative else (None, None))
+                raw = float(n) if b.baseline_kind else value
+                self._record(mkey, machine, change, end, judged_value, lv.level, (raw, (
+                    judged.expected if judged else None)) if b.relative else (None, None))
             elif machine.state == "firing":
                 self._open[mkey].peak_value = as_number(machine.peak)
             alerting = alerting or machine.state != "inactive"
         if judged is not None:
             self._baselines[(b.key, b.signal)].offer(
-                judged.num, judged.den, anomalous=anomalous(rule, judged_value, n),
+                judged.num, judged.den,
+                anomalous=anomalous_from(b.exclude_from, b.min_samples, judged_value, n),
                 alerting=alerting, at=end, shaped=judged.shaped)
 
-    def _judge(self, b: _Binding, value: float | None, n: int, end: int,
+    def _judge(self, b: Binding, value: float | None, n: int, end: int,
                step: tuple[float | None, int] | None) -> Judgement | None:
         bkey = (b.key, b.signal)
         baseline = self._baselines.get(bkey)
         if baseline is None:
             baseline = self._baselines[bkey] = new_baseline(b.rule)
-        judged = judge(b.rule, value, n, baseline, b.rule.window_s / b.rule.step, end, step)
+        judged = judge(b.rule, value, n, baseline, b.overlap, end, step)
         if judged is None:
             self.judgements.pop(bkey, None)
         else:
@@ -284,7 +274,7 @@ class Evaluator:
         baseline = self._baselines.get((key, signal))
         return baseline is None or not baseline.ready
 
-    def _baseline_value(self, b: _Binding, current: float) -> float | None:
+    def _baseline_value(self, b: Binding, current: float) -> float | None:
         assert b.rule.baseline_s is not None
         hkey = (b.key, b.signal)
         history = self._history.get(hkey)

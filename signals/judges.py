@@ -27,7 +27,6 @@ Options: ``seasonal:`` scales a count's expectation by the area's daily shape
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 from signals.baselines import Baseline
@@ -37,21 +36,37 @@ from signals.sequential import Cusum, rates
 from signals.significance import MAX_SCORE, count_surprise, rate_surprise
 
 
-@dataclass(frozen=True, slots=True)
 class Judgement:
-    # None: the baseline is warming up, or the window has no value; 0 when not material
-    # (the tail is then not computed: most windows of normal traffic stop there).
-    score: float | None
-    expected: float | None  # the baseline's expected value, in the signal's unit
-    material: bool
-    num: float  # what the window adds to the baseline (see Baseline)
-    den: float
-    # The baseline's sums the tail was (or would be) taken against: (total count, windows)
-    # or (hits, trials), the count's scaled by the daily shape where it was used.
-    pooled: tuple[float, float] | None = None
-    shaped: bool = False  # the expectation used the daily shape
-    # surprise_of: count: the baseline's windows (overlap-weighted) the count tail used.
-    windows: float | None = None
+    """One window's verdict; read-only by convention.
+
+    A plain class, not a frozen dataclass: compiled, a dataclass's ``__init__`` is the one
+    the decorator generates at run time (Python, through ``object.__setattr__``), and the
+    evaluator builds one per relative window: that was a quarter of the judging's cost.
+    """
+
+    __slots__ = ("den", "expected", "material", "num", "pooled", "score", "shaped", "windows")
+
+    def __init__(self, score: float | None, expected: float | None, material: bool,
+                 num: float, den: float, pooled: tuple[float, float] | None = None,
+                 shaped: bool = False, windows: float | None = None) -> None:
+        # None: the baseline is warming up, or the window has no value; 0 when not material
+        # (the tail is then not computed: most windows of normal traffic stop there).
+        self.score = score
+        self.expected = expected  # the baseline's expected value, in the signal's unit
+        self.material = material
+        self.num = num  # what the window adds to the baseline (see Baseline)
+        self.den = den
+        # The baseline's sums the tail was (or would be) taken against: (total count,
+        # windows) or (hits, trials), the count's scaled by the daily shape where it was used.
+        self.pooled = pooled
+        self.shaped = shaped  # the expectation used the daily shape
+        # surprise_of: count: the baseline's windows (overlap-weighted) the count tail used.
+        self.windows = windows
+
+    def __repr__(self) -> str:
+        return (f"Judgement(score={self.score!r}, expected={self.expected!r}, "
+                f"material={self.material!r}, num={self.num!r}, den={self.den!r}, "
+                f"pooled={self.pooled!r}, shaped={self.shaped!r}, windows={self.windows!r})")
 
 
 def judge(rule: SignalRule, value: float | None, n: int, baseline: Baseline,
@@ -191,7 +206,15 @@ EXCLUDE_SCORE: Final = 2.0
 def anomalous(rule: SignalRule, score: float | None, n: int) -> bool:
     """Material and past the rule's lowest level or :data:`EXCLUDE_SCORE`: such a window must
     not teach the baseline."""
-    if score is None or n < rule.min_samples:
-        return False
+    return anomalous_from(exclusion_level(rule), rule.min_samples, score, n)
+
+
+def exclusion_level(rule: SignalRule) -> float | None:
+    """The score from which a window is :func:`anomalous`; None for a rule without levels."""
     levels = [lv for lv in (rule.warn, rule.critical) if lv is not None]
-    return bool(levels) and score >= min(*levels, EXCLUDE_SCORE)
+    return min(*levels, EXCLUDE_SCORE) if levels else None
+
+
+def anomalous_from(level: float | None, min_samples: int, score: float | None, n: int) -> bool:
+    """:func:`anomalous` with the rule's :func:`exclusion_level` worked out beforehand."""
+    return level is not None and score is not None and n >= min_samples and score >= level
