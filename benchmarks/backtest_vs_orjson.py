@@ -20,6 +20,12 @@ is per process). The parent prints medians and the backtest/orjson ratio as mark
 same span, which grows the per-window state (ids awaiting dedupe, latencies per pane) by
 design.
 
+``--against DIR`` adds another checkout's backtest (for example the commit before a change,
+exported with ``git archive`` and built with its own ``scripts/build-native.sh`` when the
+compiled engine is compared), as mode ``backtest@other``, interleaved with this checkout's in
+the same repetitions; the report gives the ratio of the two. The children run this file's
+code with the other tree first on ``sys.path``, so only its engine differs.
+
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/backtest_vs_orjson.py --events 1000000 --repeat 3 \
@@ -117,9 +123,12 @@ def _status(field: str) -> int:
     return 0
 
 
-def child(mode: str, path: Path, cpu: int) -> None:
+OTHER = "backtest@other"
+
+
+def child(mode: str, path: Path, cpu: int, root: Path = ROOT) -> None:
     os.sched_setaffinity(0, {cpu})
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(root))
     import orjson
 
     from signals.events import decode_event
@@ -147,7 +156,7 @@ def child(mode: str, path: Path, cpu: int) -> None:
             for line in f:
                 decode_event(line.rstrip(b"\r\n"))
                 n += 1
-    elif mode in ("backtest", "backtest+out"):
+    elif mode in ("backtest", "backtest+out", OTHER):
         out = None
         if mode == "backtest+out":
             fd, name = tempfile.mkstemp(prefix="signals-", suffix=".jsonl", dir=DATA)
@@ -191,9 +200,12 @@ def _state_sizes(engine: object) -> dict[str, object]:
     return out
 
 
-def run_child(mode: str, path: Path, cpu: int) -> dict[str, object]:
+def run_child(mode: str, path: Path, cpu: int, other: Path | None = None) -> dict[str, object]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--file", str(path),
            "--cpu", str(cpu)]
+    if mode == OTHER:
+        assert other is not None
+        cmd += ["--root", str(other)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     if proc.returncode != 0:
@@ -262,6 +274,15 @@ def throughput_table(runs: dict[str, list[dict[str, object]]]) -> tuple[str, dic
     return "\n".join(lines), med
 
 
+def against_line(med: dict[str, float], other: Path) -> str:
+    """This checkout's backtest throughput over the other's, by wall and by CPU time."""
+    wall = med["backtest"] / med[OTHER]
+    cpu = med["backtest/cpu"] / med[OTHER + "/cpu"]
+    return (f"Against `{other}` (mode {OTHER}): this checkout's backtest throughput is "
+            f"{wall:.3f}x of the other's by wall time and {cpu:.3f}x by CPU time (medians, "
+            "the same file, interleaved).")
+
+
 def memory_table(rows: list[tuple[str, dict[str, object]]]) -> str:
     lines = ["| run | events | event-time span | peak RSS MiB | after imports MiB | "
              "events/s | remembered ids at end | closed panes kept |",
@@ -288,14 +309,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="also measure backtest peak RSS for 1x and 5x --events")
     p.add_argument("--write-doc", type=Path, metavar="FILE",
                    help="write the markdown report to FILE (e.g. docs/performance.md)")
+    p.add_argument("--against", type=Path, metavar="DIR",
+                   help="another checkout whose backtest runs interleaved with this one's "
+                        "(e.g. the commit before a change); the report gives the ratio")
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
     if args.child:
-        child(args.child, args.file, cpu)
+        child(args.child, args.file, cpu, args.root)
         return 0
+    if args.against is not None and not (args.against / "signals" / "engine.py").exists():
+        raise SystemExit(f"--against {args.against}: not a harmwatch checkout (no "
+                         "signals/engine.py); export one with `git archive COMMIT | tar -x -C DIR`")
 
     command = "cd " + str(ROOT) + " && .venv/bin/python " + " ".join(
         shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *(argv or sys.argv[1:])])
@@ -304,10 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     path = generate(args.events, args.duration, args.scale, args.keep)
     made.append(path)
     modes = [m for m in args.modes.split(",") if m]
+    if args.against is not None:
+        modes.append(OTHER)
     runs: dict[str, list[dict[str, object]]] = {m: [] for m in modes}
     for rep in range(args.repeat):
         for mode in modes:
-            r = run_child(mode, path, cpu)
+            r = run_child(mode, path, cpu, args.against)
             runs[mode].append(r)
             print(f"# rep {rep + 1}/{args.repeat} {mode:13s} {float(r['rate']):>10,.0f} ev/s "  # type: ignore[arg-type]
                   f"peak {mib(r['peak_kib'])} MiB", file=sys.stderr)
@@ -360,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Goal check: {goals}.",
     ]
+    if args.against is not None and "backtest" in med:
+        report += ["", against_line(med, args.against)]
     if mem_rows:
         report += ["", memory_table(mem_rows)]
     info_lines = [f"- {k}: {v}" for k, v in info.items()]
