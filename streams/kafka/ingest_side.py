@@ -143,6 +143,11 @@ class IngestSide:
             return list(parts)
         await self.publish(parts.values())
         await self.dead_letters.delivered()
+        # Asked again after the waits: a process stopped during them (they can take a few
+        # hundred ms under load) may have been replaced, and a snapshot it sent now would
+        # be counted with the offsets its successor reads again.
+        if self.fence.blocked():
+            return list(parts)
         export = not (final or self.handing_over)
         sent: list[Any] = []
         written = []
