@@ -157,7 +157,7 @@ def attach_reader(app: faust.App, runtime: Runtime, owner: IngestSide | MergeSid
     this worker of ``table``."""
     settings = runtime.settings
     direct = DirectReader(owner, settings.broker, f"{settings.app_id}-{owner.name}",
-                          app.producer)
+                          app.producer, snapshot_every_s=settings.snapshot_every_s)
     changelog = cast(Any, table).changelog_topic.get_topic_name()
 
     async def read() -> None:

@@ -56,6 +56,11 @@ class KafkaSettings(BaseModel):
     # (streams.kafka.snapshots). Lower it when the broker caps max.message.bytes below the
     # 16 MiB the changelog topics ask for.
     snapshot_max_bytes: int = Field(default=SNAPSHOT_LIMIT, ge=1024, le=SNAPSHOT_LIMIT)
+    # How often a source partition that changed is snapshotted. Event counters reach
+    # /metrics only once a written snapshot covers them (streams.kafka.exact_counts), so
+    # this is most of the produce -> /metrics latency; each snapshot is one record per
+    # changed partition to the ingest table's changelog.
+    snapshot_every_s: float = Field(default=1.0, gt=0, le=60)
     batch_max: int = Field(default=10_000, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
 

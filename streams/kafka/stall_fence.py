@@ -9,7 +9,8 @@ clock (``time.monotonic`` keeps running while a process is stopped): after a gap
 the session timeout, the worker writes no source snapshot for ``hold_s``, long enough for
 its consumer to learn of a rebalance and revoke (the revoke's snapshot is skipped too, the
 state dropped). Without a rebalance the fence lifts and snapshots resume; the only cost is
-that a crash inside the fence re-reads a little more.
+that a crash inside the fence re-reads a little more. A snapshot asks before it waits for
+its announcements and again just before it is written, so a stop during the waits counts.
 """
 
 from __future__ import annotations
