@@ -289,6 +289,9 @@ def main() -> int:
                    help="run the workers under tracemalloc (benchmarks/traced_worker.py), "
                         "heap growth by allocation site every --trace-every-s into DIR")
     p.add_argument("--trace-every-s", type=float, default=60.0, help="see --trace")
+    p.add_argument("--worker-env", default=None, metavar="NAME=VALUE",
+                   help="set this in both workers' environment (e.g. HARMWATCH_KAFKA_CONFIG="
+                        "FILE for another kafka.yaml)")
     p.add_argument("--worker2-env", default=None, metavar="NAME=VALUE",
                    help="set this in the second worker's environment only (a side-by-side "
                         "comparison, e.g. MALLOC_ARENA_MAX=2)")
@@ -306,6 +309,9 @@ def main() -> int:
     env = Env(kafka.bootstrap, tmp, partitions=args.partitions)
     create_topics(KafkaSettings(broker=kafka.bootstrap, topic_prefix=env.prefix,
                                 app_id=env.app_id))
+    if args.worker_env:
+        name, _, value = args.worker_env.partition("=")
+        env.env[name] = value
     workers = [Worker(env, f"w{i}") for i in range(2)]
     if args.trace:
         env.env.update(HW_TRACE_DIR=str(Path(args.trace).resolve()),
