@@ -87,7 +87,7 @@ class DirectReader:
     """One consumer (an ``app.task``) for the topics of one :class:`Owner`."""
 
     def __init__(self, owner: Owner, broker: str, client_id: str, producer: Any,
-                 snapshot_every_s: float = 1.0, max_records: int = 20_000) -> None:
+                 snapshot_every_s: float = 0.5, max_records: int = 20_000) -> None:
         self.owner = owner
         self.broker = broker
         self.client_id = client_id

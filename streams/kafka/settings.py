@@ -60,7 +60,7 @@ class KafkaSettings(BaseModel):
     # /metrics only once a written snapshot covers them (streams.kafka.exact_counts), so
     # this is most of the produce -> /metrics latency; each snapshot is one record per
     # changed partition to the ingest table's changelog.
-    snapshot_every_s: float = Field(default=1.0, gt=0, le=60)
+    snapshot_every_s: float = Field(default=0.5, gt=0, le=60)
     batch_max: int = Field(default=10_000, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
 

@@ -208,7 +208,7 @@ def test_redelivery_after_a_restart_is_counted_once(env: Env, workers: list[Work
     w1 = _start(workers, Worker(env, "r1"))
     wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
                                   outcome="counted") >= 300, 120, "300 counted events")
-    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    time.sleep(3)  # a periodic snapshot (every half second) now covers all 300
     w1.kill()
     second = env.tmp / "second.jsonl"
     # Copies of events whose pane is still open (the newest is 08:04:59, lateness 60 s).
@@ -260,7 +260,7 @@ def test_log_truncated_below_the_snapshot_is_counted_and_logged(
     w1 = _start(workers, Worker(env, "t1"))
     wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
                                   outcome="counted") >= 300, 120, "300 counted events")
-    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    time.sleep(3)  # a periodic snapshot (every half second) now covers all 300
     w1.kill()
     before = _end_offsets(env, reports)
     second = env.tmp / "second.jsonl"
@@ -306,7 +306,7 @@ def test_recreated_topic_below_the_snapshot_is_counted_and_logged(
     w1 = _start(workers, Worker(env, "c1"))
     wait_until(lambda: metric_sum(w1.metrics(), "harmwatch_events_total",
                                   outcome="counted") >= 300, 120, "300 counted events")
-    time.sleep(3)  # a periodic snapshot (every second) now covers all 300
+    time.sleep(3)  # a periodic snapshot (every half second) now covers all 300
     w1.kill()
     covered = _end_offsets(env, reports)  # w1 processed every message
     admin = KafkaAdminClient(bootstrap_servers=env.broker)

@@ -16,7 +16,7 @@ from streams.sources.threat_traffic import EMERGING_TAG
 from tests.streaming.kafka_harness import Env, Worker, read_jsonl, sorted_episodes, wait_until
 
 pytestmark = pytest.mark.integration
-SNAPSHOT_WAIT_S = 3.0  # the worker snapshots changed state every second
+SNAPSHOT_WAIT_S = 3.0  # the worker snapshots changed state every half second
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,10 @@ def _file(tmp_path: Path, value: str) -> Path:
     return path
 
 
-def test_the_shipped_interval_is_one_second_and_a_file_can_halve_it(tmp_path: Path) -> None:
-    assert load_kafka_settings(REPO / "config" / "kafka.yaml").snapshot_every_s == 1.0
-    assert load_kafka_settings(_file(tmp_path, "0.5")).snapshot_every_s == 0.5
+def test_the_shipped_interval_is_half_a_second_and_a_file_can_change_it(
+        tmp_path: Path) -> None:
+    assert load_kafka_settings(REPO / "config" / "kafka.yaml").snapshot_every_s == 0.5
+    assert load_kafka_settings(_file(tmp_path, "2")).snapshot_every_s == 2.0
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "61"])
