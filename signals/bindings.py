@@ -12,7 +12,7 @@ from typing import Final
 
 from signals.config import SEVERITIES, Severity, SignalRule
 from signals.definitions import SIGNALS, SignalDef
-from signals.judges import MEASURES, exclusion_level
+from signals.judges import exclusion_level
 from signals.keys import Key
 
 
@@ -31,7 +31,7 @@ class Binding:
     """A rule bound to one key and signal; read-only once made."""
 
     __slots__ = ("above", "baseline_kind", "definition", "exclude_from", "for_s", "key",
-                 "levels", "measure", "min_samples", "overlap", "relative", "rule",
+                 "levels", "min_samples", "overlap", "relative", "rule",
                  "sequential", "signal")
 
     def __init__(self, key: Key, signal: str, rule: SignalRule) -> None:
@@ -46,7 +46,6 @@ class Binding:
         self.min_samples: Final = rule.min_samples
         self.for_s: Final = rule.for_s
         self.overlap: Final = rule.window_s / rule.step
-        self.measure: Final = MEASURES[rule.mode]
         self.exclude_from: Final = exclusion_level(rule)
         levels: list[Level] = []
         for severity in SEVERITIES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 from faust.types import TP
@@ -106,17 +107,25 @@ def test_a_sigterm_turns_every_later_snapshot_into_a_handover(config: Config) ->
     asyncio.run(run())
 
 
+async def read_two_snapshot_read_two(config: Config, now: list[float]
+                                     ) -> tuple[IngestSide, Table, dict[Any, Any]]:
+    """A side on the clock ``now``: records 0-1 read and snapshotted, 2-3 read only; with
+    the table's contents as that snapshot left them."""
+    a, _, table = _ingest(config)
+    a.fence = StallFence(10.0, 2.0, clock=lambda: now[0])
+    await a.ingest_records(TP0, RECORDS[:2])
+    await a.snapshot([TP0])
+    before = dict(table.data)
+    await a.ingest_records(TP0, RECORDS[2:])
+    return a, table, before
+
+
 def test_a_worker_thawed_after_the_session_timeout_writes_no_snapshot(config: Config) -> None:
     now = [100.0]
 
     async def run() -> None:
-        a, _, table = _ingest(config)
-        a.fence = StallFence(10.0, 2.0, clock=lambda: now[0])
-        await a.ingest_records(TP0, RECORDS[:2])
-        await a.snapshot([TP0])
-        before = dict(table.data)
+        a, table, before = await read_two_snapshot_read_two(config, now)
         now[0] += 15.0  # SIGSTOPped past the session timeout
-        await a.ingest_records(TP0, RECORDS[2:])
         assert await a.snapshot([TP0]) == [TP0]  # not written: the reader tries again
         assert table.data == before and exported(a) == 2  # its successor counts 2 and 3
         for _ in range(28):  # 14 s of a running loop, no rebalance: it was not replaced
@@ -152,12 +161,7 @@ def test_a_worker_stopped_while_its_announcements_were_delivered_writes_no_snaps
     now = [100.0]
 
     async def run() -> None:
-        a, _, table = _ingest(config)
-        a.fence = StallFence(10.0, 2.0, clock=lambda: now[0])
-        await a.ingest_records(TP0, RECORDS[:2])
-        await a.snapshot([TP0])
-        before = dict(table.data)
-        await a.ingest_records(TP0, RECORDS[2:])
+        a, table, before = await read_two_snapshot_read_two(config, now)
         publish = a.publish
 
         async def stopped_while_publishing(*args: object, **kwargs: object) -> None:
