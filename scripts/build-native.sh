@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Compiles the engine's hot modules (scripts/native-modules.txt) with mypyc, from the same
-# annotations mypy checks, so the per-event loop runs as C; signals/_clock.c is plain C. The
-# .so files sit next to their sources, where Python prefers them; signals/__init__.py refuses
-# a compiled module older than its source, so an edit without a rebuild fails loudly instead
-# of running stale code. Everything also runs as pure Python:
+# annotations mypy checks, so the per-event loop runs as C; signals/_clock.c and
+# signals/_tagcount.c are plain C. The .so files sit next to their sources, where Python
+# prefers them; signals/__init__.py refuses a compiled module older than its source, so an
+# edit without a rebuild fails loudly instead of running stale code. Everything also runs
+# as pure Python:
 # `bash scripts/build-native.sh --clean` removes the compiled files.
 #
 # A failed compile exits non-zero and leaves no compiled file behind: a caller that asked for
@@ -33,10 +34,13 @@ pwd > "$site/harmwatch-native.pth"
 # The epoch-microseconds helper is plain C (signals/_clock.py is its pure fallback).
 inc=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 ext=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-if ! gcc -O2 -shared -fPIC -Wall -Werror -I"$inc" -o "signals/_clock$ext" signals/_clock.c; then
-  fail "signals/_clock.c did not compile"
-fi
+# So are the pane tag tables (signals/_tagcount.py is theirs).
+for helper in _clock _tagcount; do
+  if ! gcc -O2 -shared -fPIC -Wall -Werror -I"$inc" -o "signals/$helper$ext" "signals/$helper.c"; then
+    fail "signals/$helper.c did not compile"
+  fi
+done
 # An unchanged module is copied from mypyc's build cache with its old mtime: stamp it now,
 # so the staleness check compares against this build.
 touch signals/*.so
-echo "build-native: compiled ${MODULES[*]} signals/_clock.c"
+echo "build-native: compiled ${MODULES[*]} signals/_clock.c signals/_tagcount.c"

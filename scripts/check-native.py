@@ -1,10 +1,10 @@
 """Proves which engine the tests are about to run: compiled or pure Python.
 
 ``python scripts/check-native.py compiled`` fails unless every module that
-scripts/build-native.sh compiles (scripts/native-modules.txt) and ``signals._clock`` are
-imported from a compiled extension; ``... pure`` fails unless all of them come from their
-``.py`` source. CI runs it before each pytest pass, so "the compiled engine passed" cannot
-mean that the pure one ran again.
+scripts/build-native.sh compiles (scripts/native-modules.txt), ``signals._clock`` and
+``signals._tagcount`` are imported from a compiled extension; ``... pure`` fails unless
+all of them come from their ``.py`` source. CI runs it before each pytest pass, so "the
+compiled engine passed" cannot mean that the pure one ran again.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def is_extension(module: types.ModuleType) -> bool:
 
 def problems(want_compiled: bool) -> list[str]:
     found = []
-    for name in [*compiled_modules(), "signals._clock"]:
+    for name in [*compiled_modules(), "signals._clock", "signals._tagcount"]:
         module = importlib.import_module(name)
         if is_extension(module) != want_compiled:
             found.append(f"{name} is loaded from {module.__file__}")

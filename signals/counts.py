@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from signals._clock import micros
+from signals._tagcount import TagCounts
 from signals.events import Appeal, Decision, Event, Report
 
 FIELDS: Final = (
@@ -50,11 +51,11 @@ class Counts:
         # signals.definitions.percentile_tail).
         self.latency_total = -1
         # Filled only when the emergent-threat detectors are on (signals.threats), and only
-        # in the area-wide key: the events themselves while the pane is open (one append per
-        # event), counted in bulk when it closes (signals.tags.settle) into
-        # stream -> tag -> count and measure -> advertiser -> count.
+        # in the area-wide key: stream -> tag counts as events come, and the events that
+        # name an advertiser while the pane is open, counted in bulk when it closes
+        # (signals.tags.settle) into measure -> advertiser -> count.
         self.held: list[Event] | None = None
-        self.tags: dict[str, dict[str, int]] | None = None
+        self.tags: dict[str, TagCounts] | None = None
         self.owners: dict[str, dict[str, int]] | None = None
         self.automated = 0
         self.overflow = 0  # tags or advertisers a full pane could not keep
@@ -119,7 +120,7 @@ class Counts:
         out["latencies"] = list(self.latencies)
         # Present only when collected, so the dict form is unchanged with the detectors off.
         if self.tags is not None:
-            out["tags"] = self.tags
+            out["tags"] = {stream: t.to_dict() for stream, t in self.tags.items()}
         if self.owners is not None:
             out["owners"] = self.owners
         if self.automated:
@@ -129,7 +130,8 @@ class Counts:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Counts:
+    def from_dict(cls, data: dict[str, object], tag_cap: int = 0) -> Counts:
+        """``tag_cap``: the cap of tag tables that go on counting (an open pane's)."""
         counts = cls()
         for name in FIELDS:
             value = data.get(name, 0)
@@ -137,7 +139,9 @@ class Counts:
         latencies = data.get("latencies", [])
         if isinstance(latencies, list):
             counts.latencies = [float(x) for x in latencies]
-        counts.tags = _nested(data.get("tags"))
+        tags = _nested(data.get("tags"))
+        if tags is not None:
+            counts.tags = {stream: TagCounts(tag_cap, t) for stream, t in tags.items()}
         counts.owners = _nested(data.get("owners"))
         automated, overflow = data.get("automated", 0), data.get("overflow", 0)
         counts.automated = automated if isinstance(automated, int) else 0

@@ -22,12 +22,12 @@ in sorted tag order, and the pane counts are merged exactly before that, so the 
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
-from itertools import chain
 
 from datasketches import frequent_strings_sketch
 
+from signals._tagcount import TagCounts, summed
 from signals.durations import format_duration
 from signals.threat_types import AreaPane, Finding
 from signals.threats_config import EmergingConfig
@@ -43,14 +43,12 @@ class _Block:
 
 @dataclass
 class _StreamState:
-    # (pane start, its exact tag counts, its tags with more than one occurrence)
-    window: deque[tuple[int, dict[str, int], list[tuple[str, int]]]] = field(
-        default_factory=deque)
+    window: deque[tuple[int, TagCounts]] = field(default_factory=deque)  # (pane start, counts)
     blocks: deque[_Block] = field(default_factory=deque)  # sealed, oldest first
     # The block being filled, exact (its panes as they left the window): sealed into a
     # sketch when the next block begins.
     block_start: int | None = None
-    block: list[tuple[dict[str, int], list[tuple[str, int]]]] = field(default_factory=list)
+    block: list[TagCounts] = field(default_factory=list)
     first_fed: int | None = None
     fed_until: int | None = None
 
@@ -84,8 +82,7 @@ class EmergingTags:
                     continue
                 st = self._state[(area, stream)] = _StreamState()
             if tags:
-                # One pass over the pane: most tags of a long tail occur once.
-                st.window.append((pane, tags, [(t, n) for t, n in tags.items() if n > 1]))
+                st.window.append((pane, tags))
             self._expire(st, end - self.cfg.window)
             if not st.window and not st.blocks and st.block_start is None:
                 # Forgotten entirely, as a long silence skipped at once would be.
@@ -95,14 +92,14 @@ class EmergingTags:
         """Move the panes that start before ``horizon`` from the window to the baseline."""
         cfg = self.cfg
         while st.window and st.window[0][0] < horizon:
-            pane, tags, multi = st.window.popleft()
+            pane, tags = st.window.popleft()
             if st.first_fed is None:
                 st.first_fed = pane
             start = pane // cfg.block * cfg.block
             if st.block_start != start:
                 self._seal(st)
                 st.block_start = start
-            st.block.append((tags, multi))
+            st.block.append(tags)
         if st.first_fed is None:
             return
         st.fed_until = horizon
@@ -119,15 +116,9 @@ class EmergingTags:
         if st.block_start is None:
             return
         sketch = frequent_strings_sketch(self.cfg.lg_max_map_size)
-        # Panes a tag occurs in (a C loop over keys), plus the extra occurrences of the few
-        # tags that occur more than once in a pane: the block's exact counts.
-        total = Counter(chain.from_iterable(tags for tags, _ in st.block))
-        for _, multi in st.block:
-            for tag, n in multi:
-                total[tag] += n - 1
         update = sketch.update
-        for tag in sorted([t for t, n in total.items() if n > 1]):
-            update(tag, total[tag])
+        for tag, n in summed(st.block).sorted_items(2):  # the block's exact counts, by tag
+            update(tag, n)
         st.blocks.append(_Block(st.block_start, sketch))
         st.block_start, st.block = None, []
 
@@ -154,18 +145,13 @@ class EmergingTags:
             # Plain loops, not generators: this runs for every area and stream at each step.
             heavy = self._heavy
             candidates = set(held)
-            panes = [tags for _, tags, _ in st.window]
-            for _, tags, multi in st.window:
-                if heavy <= 1:
-                    candidates.update(tags)
-                    continue
-                for t, k in multi:
-                    if k >= heavy:
-                        candidates.add(t)
+            panes = [tags for _, tags in st.window]
+            for tags in panes:
+                candidates.update(tags.at_least(heavy))
             for tag in sorted(candidates):
                 n = 0
                 for tags in panes:
-                    n += tags.get(tag, 0)
+                    n += tags.get(tag)
                 if n >= cfg.min_count:
                     top.append((stream, tag, n))
                 elif tag not in held:
@@ -179,7 +165,7 @@ class EmergingTags:
                area: str) -> Finding:
         cfg = self.cfg
         seen = (sum(b.sketch.get_estimate(tag) for b in st.blocks)
-                + sum(tags.get(tag, 0) for tags, _ in st.block))
+                + sum(tags.get(tag) for tags in st.block))
         expected = seen * cfg.window / covered if covered else 0.0
         base = max(expected, cfg.expected_floor)
         level = cfg.ratio * base

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
 from signals._clock import micros
+from signals._tagcount import TagCounts
 from signals.config import OTHER, Config
 from signals.counts import Counts
 from signals.events import STREAM_OF, Decision, Event
@@ -170,21 +171,12 @@ class Ingest:
                         per = counts.tags = {}
                     found = per.get(stream)
                     if found is None:
-                        found = per[stream] = {}
-                    for tag in tags:
-                        size = len(found)
-                        if size < cap:
-                            # Most tags are the first of their kind in the pane: one probe
-                            # inserts them (and says whether the tag was there already).
-                            have = found.setdefault(tag, 1)
-                            if len(found) == size:
-                                found[tag] = have + 1
-                        else:
-                            had = found.get(tag)
-                            if had is not None:
-                                found[tag] = had + 1
-                            else:
-                                counts.overflow += 1
+                        found = per[stream] = TagCounts(cap)
+                    # Counted in C where built (signals/_tagcount.c): no Python object per
+                    # tag is kept for the window.
+                    dropped = found.add(tags)
+                    if dropped:
+                        counts.overflow += dropped
                 if hold_owners and event.advertiser_id is not None:
                     held = counts.held
                     if held is None:
@@ -283,7 +275,8 @@ class Ingest:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        self._panes = {int(p): {key_of(k): Counts.from_dict(c) for k, c in b.items()}
+        cap = self.threats.cap if self.threats is not None else 0
+        self._panes = {int(p): {key_of(k): Counts.from_dict(c, cap) for k, c in b.items()}
                        for p, b in state["panes"].items()}
         self._seen = set(state["ids"])
         self._seen_old = set(state["ids_old"])

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from datasketches import frequent_strings_sketch
 
+from signals._tagcount import TagCounts
 from signals.concentration import Concentration, _MeasureState
 from signals.drops import Drops
 from signals.emerging import EmergingTags, _Block, _StreamState
@@ -36,7 +37,8 @@ def to_state(d: ThreatDetector, keep_closed: int = KEEP_CLOSED_EPISODES) -> dict
     episodes = d.episodes
     index = {id(e): i for i, e in enumerate(episodes)}
     return {
-        "pending": {a: {str(p): [x.tags, x.owners, x.totals, x.overflow] for p, x in ps.items()}
+        "pending": {a: {str(p): [{s: t.to_dict() for s, t in x.tags.items()}, x.owners,
+                                 x.totals, x.overflow] for p, x in ps.items()}
                     for a, ps in d._pending.items()},
         "closed": d._closed,
         "open": [[a, i, subject, index[id(e)]] for (a, i), opened in d._open.items()
@@ -51,8 +53,8 @@ def to_state(d: ThreatDetector, keep_closed: int = KEEP_CLOSED_EPISODES) -> dict
 
 
 def restore(d: ThreatDetector, state: dict[str, Any]) -> None:
-    d._pending = {a: {int(p): AreaPane(*x) for p, x in ps.items()}
-                  for a, ps in state["pending"].items()}
+    d._pending = {a: {int(p): AreaPane({s: TagCounts(0, t) for s, t in x[0].items()}, *x[1:])
+                      for p, x in ps.items()} for a, ps in state["pending"].items()}
     d._closed = {a: int(v) for a, v in state["closed"].items()}
     d.episodes = [msgspec.convert(e, Episode) for e in state["episodes"]]
     d._open = {}
@@ -77,11 +79,11 @@ def _unkey(text: str) -> tuple[str, str]:
 
 def _emerging(e: EmergingTags) -> dict[str, Any]:
     return {"state": {_key(k): {
-        "window": [[p, tags, multi] for p, tags, multi in st.window],
+        "window": [[p, tags.to_dict()] for p, tags in st.window],
         "blocks": [[b.start, base64.b64encode(b.sketch.serialize()).decode()]
                    for b in st.blocks],
         "block_start": st.block_start,
-        "block": [[tags, multi] for tags, multi in st.block],
+        "block": [tags.to_dict() for tags in st.block],
         "first_fed": st.first_fed, "fed_until": st.fed_until,
     } for k, st in e._state.items()}, "top": e.top}
 
@@ -90,11 +92,12 @@ def _restore_emerging(e: EmergingTags, state: dict[str, Any]) -> None:
     e._state = {}
     for key, s in state["state"].items():
         e._state[_unkey(key)] = _StreamState(
-            window=deque((p, tags, [(t, n) for t, n in multi]) for p, tags, multi in s["window"]),
+            # Snapshots of the dict-based version also list each pane's repeated tags.
+            window=deque((p, TagCounts(0, tags)) for p, tags, *_ in s["window"]),
             blocks=deque(_Block(start, frequent_strings_sketch.deserialize(
                 base64.b64decode(raw))) for start, raw in s["blocks"]),
             block_start=s["block_start"],
-            block=[(tags, [(t, n) for t, n in multi]) for tags, multi in s["block"]],
+            block=[TagCounts(0, b[0] if isinstance(b, list) else b) for b in s["block"]],
             first_fed=s["first_fed"], fed_until=s["fed_until"])
     e.top = {a: [(s, t, n) for s, t, n in rows] for a, rows in state["top"].items()}
 

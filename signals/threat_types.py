@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from signals._tagcount import TagCounts
 from signals.counts import Counts
 
 # Who an alert kind goes to: harm alerts to policy on-call, a drop (a stalled consumer, a
@@ -17,14 +18,20 @@ ENGINEERING: Final = "engineering"
 class AreaPane:
     """One area's threat inputs for one pane, summed over every source that sent it."""
 
-    tags: dict[str, dict[str, int]] = field(default_factory=dict)
+    tags: dict[str, TagCounts] = field(default_factory=dict)
     owners: dict[str, dict[str, int]] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)  # measure -> events of the area
     overflow: int = 0
 
     def add(self, counts: Counts) -> None:
         """Take the threat fields of ``counts`` (moved out: the evaluator keeps the rest)."""
-        _add_nested(self.tags, counts.tags)
+        if counts.tags:
+            for stream, counted in counts.tags.items():
+                have = self.tags.get(stream)
+                if have is None:
+                    self.tags[stream] = counted
+                else:
+                    have.add_counts(counted)
         _add_nested(self.owners, counts.owners)
         counts.tags = counts.owners = None
         self.overflow += counts.overflow

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from alerts.dashboards import all_dashboards
 from alerts.naming import area_dashboard_uid
 from alerts.threat_metrics import ThreatCollector
+from signals._tagcount import TagCounts
 from signals.config import Config
 from signals.counts import Counts
 from signals.keys import Bucket
@@ -92,7 +93,7 @@ def _exposition(threats: ThreatsConfig, areas: list[str]) -> dict[str, set[str]]
             counts.reports = 20 if live else 0
             counts.violating = 10
             # Tags and advertisers go on through the stop of reports (so they have series).
-            counts.tags = {"report": {f"trend-{minute % 7}": 4, "steady": 6}}
+            counts.tags = {"report": TagCounts(10, {f"trend-{minute % 7}": 4, "steady": 6})}
             counts.owners = {"violations": {"adv-1": 6, "adv-2": 4}}
             bucket[(area, None)] = counts
         detector.add_pane(pane, bucket)

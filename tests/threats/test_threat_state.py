@@ -4,8 +4,10 @@ that never stopped: same episodes, details and top tags."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
+import pytest
 
 from signals.engine import Engine
 from signals.events import Rejected, decode_event
@@ -23,7 +25,20 @@ def _feed(engine: Engine, lines: list[bytes]) -> None:
             engine.ingest.ingest(event)
 
 
-def test_restored_detector_continues_as_if_it_never_stopped() -> None:
+def _as_dict_based(state: dict[str, Any]) -> dict[str, Any]:
+    """The emerging-tag state as the dict-based version wrote it: each pane of the window
+    and of the filling block also listed its tags counted more than once."""
+    def multi(tags: dict[str, int]) -> list[list[Any]]:
+        return [[t, n] for t, n in tags.items() if n > 1]
+
+    for st in state["emerging"]["state"].values():
+        st["window"] = [[p, tags, multi(tags)] for p, tags in st["window"]]
+        st["block"] = [[tags, multi(tags)] for tags in st["block"]]
+    return state
+
+
+@pytest.mark.parametrize("written_by", ["this version", "the dict-based version"])
+def test_restored_detector_continues_as_if_it_never_stopped(written_by: str) -> None:
     config, threats = load_config(), load_threats()
     lines = threat_lines(int(2.6 * 3600), incidents(emerging_at=1.2 * H,
                                                       concentration_at=1.3 * H,
@@ -40,6 +55,10 @@ def test_restored_detector_continues_as_if_it_never_stopped() -> None:
     snapshot = msgspec.json.decode(msgspec.json.encode({
         "ingest": first.ingest.to_state(), "evaluator": first.evaluator.to_state(),
         "threats": to_state(first.threats)}))
+    if written_by == "the dict-based version":
+        assert any(st["window"] and st["block"]
+                   for st in snapshot["threats"]["emerging"]["state"].values())
+        _as_dict_based(snapshot["threats"])
     second = Engine(config, threats)
     second.ingest.restore(snapshot["ingest"])
     second.evaluator.restore(snapshot["evaluator"])
