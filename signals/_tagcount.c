@@ -24,13 +24,18 @@ typedef struct {
     Py_ssize_t cap;
     Entry *entries;
     Py_ssize_t used, allocated;
-    int32_t *index; /* -1: empty */
+    Py_ssize_t dead; /* entries whose count fell to 0 (subtract_counts): skipped everywhere */
+    int32_t *index; /* EMPTY, DUMMY (a dead entry's slot), or an entry */
     size_t mask;
     char *keys;
     size_t keys_used, keys_allocated;
 } TagCounts;
 
+#define EMPTY (-1)
+#define DUMMY (-2)
+
 static PyTypeObject TagCountsType;
+static int add_all(TagCounts *t, PyObject *tags, long *dropped);
 
 static int grow_index(TagCounts *t, size_t slots) {
     int32_t *index = PyMem_Malloc(slots * sizeof(int32_t));
@@ -41,6 +46,8 @@ static int grow_index(TagCounts *t, size_t slots) {
     memset(index, 0xff, slots * sizeof(int32_t));
     size_t mask = slots - 1;
     for (Py_ssize_t i = 0; i < t->used; i++) {
+        if (t->entries[i].count == 0)
+            continue;
         size_t j = (size_t)t->entries[i].hash & mask;
         while (index[j] >= 0)
             j = (j + 1) & mask;
@@ -53,15 +60,15 @@ static int grow_index(TagCounts *t, size_t slots) {
 }
 
 static int init_storage(TagCounts *t) {
-    t->allocated = 8;
+    t->allocated = 32; /* a pane of one area holds some hundreds: fewer regrowths */
     t->entries = PyMem_Malloc((size_t)t->allocated * sizeof(Entry));
-    t->keys_allocated = 128;
+    t->keys_allocated = 512;
     t->keys = PyMem_Malloc(t->keys_allocated);
     if (t->entries == NULL || t->keys == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    return grow_index(t, 16);
+    return grow_index(t, 64);
 }
 
 /* A str's canonical form: its kind and code units. */
@@ -83,12 +90,14 @@ static size_t probe(const TagCounts *t, Py_hash_t hash, int kind, const char *da
     size_t j = (size_t)hash & t->mask;
     for (;;) {
         int32_t i = t->index[j];
-        if (i < 0)
+        if (i == EMPTY)
             return j;
-        const Entry *e = &t->entries[i];
-        if (e->hash == hash && e->size == size && (unsigned char)t->keys[e->off] == kind &&
-            memcmp(t->keys + e->off + 1, data, size) == 0)
-            return j;
+        if (i >= 0) {
+            const Entry *e = &t->entries[i];
+            if (e->hash == hash && e->size == size && (unsigned char)t->keys[e->off] == kind &&
+                memcmp(t->keys + e->off + 1, data, size) == 0)
+                return j;
+        }
         j = (j + 1) & t->mask;
     }
 }
@@ -161,7 +170,7 @@ static int add_tag(TagCounts *t, PyObject *tag, int64_t count, int capped) {
     Py_hash_t hash = PyObject_Hash(tag);
     if (hash == -1)
         return -1;
-    return add_key(t, hash, kind, data, size, count, !capped || t->used < t->cap);
+    return add_key(t, hash, kind, data, size, count, !capped || t->used - t->dead < t->cap);
 }
 
 static PyObject *entry_str(const TagCounts *t, const Entry *e) {
@@ -187,9 +196,9 @@ static int fill_from(TagCounts *t, PyObject *counts) {
         long long value = -1;
         if (PyLong_Check(n) && !PyBool_Check(n))
             value = PyLong_AsLongLong(n);
-        if (value < 0) {
+        if (value < 1) {
             PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "a tag count must be an int >= 0, not %R", n);
+            PyErr_Format(PyExc_ValueError, "a tag count must be an int >= 1, not %R", n);
             Py_DECREF(items);
             return -1;
         }
@@ -242,32 +251,89 @@ static int ready(TagCounts *self) {
 static PyObject *TagCounts_add(TagCounts *self, PyObject *tags) {
     if (ready(self) < 0)
         return NULL;
-    PyObject *seq = PySequence_Fast(tags, "tags must be a sequence of str");
-    if (seq == NULL)
-        return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     long dropped = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int r = add_tag(self, items[i], 1, 1);
-        if (r < 0) {
-            Py_DECREF(seq);
-            return NULL;
-        }
-        dropped += r;
-    }
-    Py_DECREF(seq);
+    if (add_all(self, tags, &dropped) < 0)
+        return NULL;
     return PyLong_FromLong(dropped);
 }
 
 static int add_table(TagCounts *self, TagCounts *other) {
     for (Py_ssize_t i = 0; i < other->used; i++) {
         const Entry *e = &other->entries[i];
+        if (e->count == 0)
+            continue;
         int kind = (unsigned char)other->keys[e->off];
         if (add_key(self, e->hash, kind, other->keys + e->off + 1, e->size, e->count, 1) < 0)
             return -1;
     }
     return 0;
+}
+
+/* Drops the dead entries: the table is rebuilt in order, so it never holds more dead
+ * entries than live ones. */
+static int compact(TagCounts *t) {
+    char *keys = PyMem_Malloc(t->keys_allocated);
+    if (keys == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t live = 0;
+    size_t keys_used = 0;
+    for (Py_ssize_t i = 0; i < t->used; i++) {
+        Entry e = t->entries[i];
+        if (e.count == 0)
+            continue;
+        memcpy(keys + keys_used, t->keys + e.off, e.size + 1);
+        e.off = (uint32_t)keys_used;
+        keys_used += e.size + 1;
+        t->entries[live++] = e;
+    }
+    PyMem_Free(t->keys);
+    t->keys = keys;
+    t->keys_used = keys_used;
+    t->used = live;
+    t->dead = 0;
+    size_t slots = 16;
+    while ((size_t)live * 2 > slots)
+        slots *= 2;
+    return grow_index(t, slots);
+}
+
+static int subtract_table(TagCounts *self, TagCounts *other) {
+    for (Py_ssize_t i = 0; i < other->used; i++) {
+        const Entry *e = &other->entries[i];
+        if (e->count == 0)
+            continue;
+        int kind = (unsigned char)other->keys[e->off];
+        size_t slot = probe(self, e->hash, kind, other->keys + e->off + 1, e->size);
+        int32_t at = self->index[slot];
+        if (at < 0 || self->entries[at].count < e->count) {
+            PyErr_SetString(PyExc_ValueError,
+                            "subtract_counts: a tag would fall below zero (it was not added)");
+            return -1;
+        }
+        self->entries[at].count -= e->count;
+        if (self->entries[at].count == 0) {
+            self->index[slot] = DUMMY;
+            self->dead++;
+        }
+    }
+    if (self->dead > 8 && self->dead * 2 > self->used)
+        return compact(self);
+    return 0;
+}
+
+static PyObject *TagCounts_subtract_counts(TagCounts *self, PyObject *other) {
+    if (ready(self) < 0)
+        return NULL;
+    if (!PyObject_TypeCheck(other, &TagCountsType)) {
+        PyErr_Format(PyExc_TypeError, "subtract_counts takes a TagCounts, not %.100s",
+                     Py_TYPE(other)->tp_name);
+        return NULL;
+    }
+    if (ready((TagCounts *)other) < 0 || subtract_table(self, (TagCounts *)other) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 static PyObject *TagCounts_add_counts(TagCounts *self, PyObject *other) {
@@ -309,7 +375,7 @@ static PyObject *TagCounts_at_least(TagCounts *self, PyObject *arg) {
         return NULL;
     for (Py_ssize_t i = 0; i < self->used; i++) {
         const Entry *e = &self->entries[i];
-        if (e->count < n)
+        if (e->count == 0 || e->count < n)
             continue;
         PyObject *tag = entry_str(self, e);
         if (tag == NULL || PyList_Append(out, tag) < 0) {
@@ -328,7 +394,7 @@ static PyObject *items_at_least(TagCounts *self, long long n) {
         return NULL;
     for (Py_ssize_t i = 0; i < self->used; i++) {
         const Entry *e = &self->entries[i];
-        if (e->count < n)
+        if (e->count == 0 || e->count < n)
             continue;
         PyObject *item = entry_item(self, e);
         if (item == NULL || PyList_Append(out, item) < 0) {
@@ -347,18 +413,61 @@ static PyObject *TagCounts_items(TagCounts *self, PyObject *Py_UNUSED(ignored)) 
     return items_at_least(self, INT64_MIN);
 }
 
-static PyObject *TagCounts_sorted_items(TagCounts *self, PyObject *arg) {
+typedef struct {
+    PyObject *tag;
+    int64_t count;
+} Fed;
+
+static int by_code_point(const void *a, const void *b) {
+    /* Tags of one table are distinct strs: PyUnicode_Compare cannot fail or tie here. */
+    return PyUnicode_Compare(((const Fed *)a)->tag, ((const Fed *)b)->tag);
+}
+
+/* feed(update, n): update(tag, count) for each tag counted n times or more, by tag (code
+ * points), as a sketch must be fed to be the same however the events were partitioned. No
+ * tuple or list is made: a block's seal calls this for thousands of tags. */
+static PyObject *TagCounts_feed(TagCounts *self, PyObject *const *args, Py_ssize_t nargs) {
     if (ready(self) < 0)
         return NULL;
-    long long n = PyLong_AsLongLong(arg);
-    if (n == -1 && PyErr_Occurred())
-        return NULL;
-    PyObject *out = items_at_least(self, n);
-    if (out != NULL && PyList_Sort(out) < 0) {
-        Py_DECREF(out);
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "feed(update, n)");
         return NULL;
     }
-    return out;
+    long long n = PyLong_AsLongLong(args[1]);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    Fed *fed = PyMem_Malloc(((size_t)self->used + 1) * sizeof(Fed));
+    if (fed == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t k = 0;
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < self->used; i++) {
+        const Entry *e = &self->entries[i];
+        if (e->count == 0 || e->count < n)
+            continue;
+        if ((fed[k].tag = entry_str(self, e)) == NULL)
+            goto done;
+        fed[k++].count = e->count;
+    }
+    qsort(fed, (size_t)k, sizeof(Fed), by_code_point);
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *count = PyLong_FromLongLong((long long)fed[i].count);
+        if (count == NULL)
+            goto done;
+        PyObject *call_args[2] = {fed[i].tag, count};
+        PyObject *r = PyObject_Vectorcall(args[0], call_args, 2, NULL);
+        Py_DECREF(count);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (Py_ssize_t i = 0; i < k; i++)
+        Py_DECREF(fed[i].tag);
+    PyMem_Free(fed);
+    return result;
 }
 
 static PyObject *to_dict(TagCounts *self) {
@@ -367,6 +476,8 @@ static PyObject *to_dict(TagCounts *self) {
         return NULL;
     for (Py_ssize_t i = 0; i < self->used; i++) {
         const Entry *e = &self->entries[i];
+        if (e->count == 0)
+            continue;
         PyObject *tag = entry_str(self, e);
         PyObject *n = tag == NULL ? NULL : PyLong_FromLongLong((long long)e->count);
         if (n == NULL || PyDict_SetItem(out, tag, n) < 0) {
@@ -387,7 +498,7 @@ static PyObject *TagCounts_to_dict(TagCounts *self, PyObject *Py_UNUSED(ignored)
     return to_dict(self);
 }
 
-static Py_ssize_t TagCounts_len(TagCounts *self) { return self->used; }
+static Py_ssize_t TagCounts_len(TagCounts *self) { return self->used - self->dead; }
 
 static PyObject *TagCounts_richcompare(PyObject *a, PyObject *b, int op) {
     if ((op != Py_EQ && op != Py_NE) || !PyObject_TypeCheck(a, &TagCountsType))
@@ -451,6 +562,72 @@ fail:
     return NULL;
 }
 
+static TagCounts *new_table(Py_ssize_t cap) {
+    TagCounts *t = (TagCounts *)PyType_GenericAlloc(&TagCountsType, 0);
+    if (t == NULL)
+        return NULL;
+    t->cap = cap;
+    if (init_storage(t) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+static int add_all(TagCounts *t, PyObject *tags, long *dropped) {
+    PyObject *seq = PySequence_Fast(tags, "tags must be a sequence of str");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int r = add_tag(t, items[i], 1, 1);
+        if (r < 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        *dropped += r;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* count_tags(per, stream, tags, cap): the hot loop's one call per event. */
+static PyObject *tagcount_count_tags(PyObject *Py_UNUSED(module), PyObject *const *args,
+                                     Py_ssize_t nargs) {
+    if (nargs != 4 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "count_tags(per: dict, stream, tags, cap)");
+        return NULL;
+    }
+    PyObject *found = PyDict_GetItemWithError(args[0], args[1]);
+    if (found == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        Py_ssize_t cap = PyLong_AsSsize_t(args[3]);
+        if (cap == -1 && PyErr_Occurred())
+            return NULL;
+        if (cap < 0) {
+            PyErr_SetString(PyExc_ValueError, "cap must be >= 0");
+            return NULL;
+        }
+        found = (PyObject *)new_table(cap);
+        if (found == NULL)
+            return NULL;
+        int r = PyDict_SetItem(args[0], args[1], found);
+        Py_DECREF(found); /* the dict holds it */
+        if (r < 0)
+            return NULL;
+    } else if (!PyObject_TypeCheck(found, &TagCountsType) || ready((TagCounts *)found) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "count_tags: per[stream] is not a TagCounts");
+        return NULL;
+    }
+    long dropped = 0;
+    if (add_all((TagCounts *)found, args[2], &dropped) < 0)
+        return NULL;
+    return PyLong_FromLong(dropped);
+}
+
 static PyObject *TagCounts_get_cap(TagCounts *self, void *Py_UNUSED(closure)) {
     return PyLong_FromSsize_t(self->cap);
 }
@@ -465,11 +642,13 @@ static PyMethodDef TagCounts_methods[] = {
     {"add", (PyCFunction)TagCounts_add, METH_O,
      "Count one occurrence of each tag; returns how many were not kept (cap reached)."},
     {"add_counts", (PyCFunction)TagCounts_add_counts, METH_O, "Add every count of another table."},
+    {"subtract_counts", (PyCFunction)TagCounts_subtract_counts, METH_O,
+     "Take every count of a table added before away; a tag at 0 is gone."},
     {"get", (PyCFunction)TagCounts_get, METH_O, "The count of a tag, 0 if absent."},
     {"at_least", (PyCFunction)TagCounts_at_least, METH_O, "The tags counted n times or more."},
     {"items", (PyCFunction)TagCounts_items, METH_NOARGS, "(tag, count) in insertion order."},
-    {"sorted_items", (PyCFunction)TagCounts_sorted_items, METH_O,
-     "(tag, count) of the tags counted n times or more, by tag."},
+    {"feed", (PyCFunction)(void (*)(void))TagCounts_feed, METH_FASTCALL,
+     "feed(update, n): update(tag, count) for each tag counted n times or more, by tag."},
     {"to_dict", (PyCFunction)TagCounts_to_dict, METH_NOARGS, "A dict of the counts."},
     {NULL, NULL, 0, NULL},
 };
@@ -497,6 +676,9 @@ static PyTypeObject TagCountsType = {
 
 static PyMethodDef module_methods[] = {
     {"summed", tagcount_summed, METH_O, "A new table with the counts of the tables added up."},
+    {"count_tags", (PyCFunction)(void (*)(void))tagcount_count_tags, METH_FASTCALL,
+     "count_tags(per, stream, tags, cap): add tags to per[stream], made if absent; returns "
+     "how many were not kept."},
     {NULL, NULL, 0, NULL},
 };
 

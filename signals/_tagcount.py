@@ -9,12 +9,12 @@ is a dict with the same methods and the same answers (``tests/threats/test_tagco
 runs both).
 
 Order: :meth:`items`, :meth:`at_least` and :meth:`to_dict` follow first insertion, as a
-dict does; :meth:`sorted_items` sorts by tag (code points), independent of arrival.
+dict does; :meth:`feed` goes by tag (code points), independent of arrival.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 
 class TagCounts:
@@ -55,6 +55,22 @@ class TagCounts:
         for tag, n in other._counts.items():
             found[tag] = found.get(tag, 0) + n
 
+    def subtract_counts(self, other: TagCounts) -> None:
+        """Take every count of ``other`` (added before) away; a tag at 0 is gone, and comes
+        back last if added again."""
+        if not isinstance(other, TagCounts):
+            raise TypeError(f"subtract_counts takes a TagCounts, not {type(other).__name__}")
+        found = self._counts
+        for tag, n in other._counts.items():
+            have = found.get(tag, 0)
+            if have < n:
+                raise ValueError("subtract_counts: a tag would fall below zero (it was not "
+                                 "added)")
+            if have == n:
+                del found[tag]
+            else:
+                found[tag] = have - n
+
     def get(self, tag: str) -> int:
         return self._counts.get(_tag(tag), 0)
 
@@ -65,9 +81,11 @@ class TagCounts:
     def items(self) -> list[tuple[str, int]]:
         return list(self._counts.items())
 
-    def sorted_items(self, n: int) -> list[tuple[str, int]]:
-        """(tag, count) of the tags counted ``n`` times or more, by tag."""
-        return sorted((t, k) for t, k in self._counts.items() if k >= n)
+    def feed(self, update: Callable[[str, int], object], n: int) -> None:
+        """``update(tag, count)`` for each tag counted ``n`` times or more, by tag (code
+        points): a sketch fed so is the same however the events were partitioned."""
+        for tag, k in sorted((t, k) for t, k in self._counts.items() if k >= n):
+            update(tag, k)
 
     def to_dict(self) -> dict[str, int]:
         return dict(self._counts)
@@ -96,6 +114,15 @@ def summed(tables: Iterable[TagCounts]) -> TagCounts:
     return out
 
 
+def count_tags(per: dict[str, TagCounts], stream: str, tags: Sequence[str], cap: int) -> int:
+    """Add ``tags`` to ``per[stream]``, made with ``cap`` if absent: the hot loop's one call
+    per event. Returns how many were not kept."""
+    found = per.get(stream)
+    if found is None:
+        found = per[stream] = TagCounts(cap)
+    return found.add(tags)
+
+
 def _tag(tag: object) -> str:
     if not isinstance(tag, str):
         raise TypeError(f"a tag must be a str, not {type(tag).__name__}")
@@ -103,6 +130,6 @@ def _tag(tag: object) -> str:
 
 
 def _count(n: object) -> int:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"a tag count must be an int >= 0, not {n!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"a tag count must be an int >= 1, not {n!r}")
     return n

@@ -3,7 +3,8 @@
 Two parts per area and stream, so memory stays bounded however many distinct tags flow by:
 
 - the **current window** is exact: the per-pane tag counts (at most ``pane_cap`` distinct
-  per pane, see :mod:`signals.tags`) summed over the window's panes;
+  per pane, see :mod:`signals.tags`) summed over the window's panes, kept as a running
+  total (a pane is added as it enters and subtracted as it leaves);
 - the **baseline** is a ring of Apache DataSketches frequent-items sketches, one per block
   of ``block`` seconds over ``baseline``. A pane enters the baseline when it leaves the
   current window, so a tag is never compared against itself. A sketch with
@@ -11,13 +12,12 @@ Two parts per area and stream, so memory stays bounded however many distinct tag
   ``epsilon * N``, epsilon = 3.5 / 2**L (``get_epsilon_for_lg_size``); a tag it does not
   track (never seen, or rare) estimates 0.
 
-Candidates are the tags of the current window with at least ``min_count`` (found among the
-tags that have ``min_count / panes per window`` in one pane, so the window is never summed
-tag by tag; their window counts are exact); a candidate
-fires when its count is at least ``ratio`` times what its baseline rate predicts for a
-window (or times ``expected_floor`` for a tag with no baseline). Panes are fed to a sketch
-in sorted tag order, and the pane counts are merged exactly before that, so the sketches
-— and every verdict — are the same however the events were partitioned.
+Candidates are the tags of the current window with at least ``min_count`` (one scan of
+the running total; their window counts are exact); a candidate fires when its count is at
+least ``ratio`` times what its baseline rate predicts for a window (or times
+``expected_floor`` for a tag with no baseline). A block is fed to its sketch in sorted tag
+order, and the pane counts are merged exactly before that, so the sketches — and every
+verdict — are the same however the events were partitioned.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from datasketches import frequent_strings_sketch
 
-from signals._tagcount import TagCounts, summed
+from signals._tagcount import TagCounts
 from signals.durations import format_duration
 from signals.threat_types import AreaPane, Finding
 from signals.threats_config import EmergingConfig
@@ -44,11 +44,14 @@ class _Block:
 @dataclass
 class _StreamState:
     window: deque[tuple[int, TagCounts]] = field(default_factory=deque)  # (pane start, counts)
+    # The window's panes summed, kept as they come and go: a candidate's count is one probe
+    # and the candidates one scan, however many panes the window has.
+    total: TagCounts = field(default_factory=lambda: TagCounts(0))
     blocks: deque[_Block] = field(default_factory=deque)  # sealed, oldest first
-    # The block being filled, exact (its panes as they left the window): sealed into a
-    # sketch when the next block begins.
+    # The block being filled, exact (the sum of its panes as they left the window): sealed
+    # into a sketch when the next block begins.
     block_start: int | None = None
-    block: list[TagCounts] = field(default_factory=list)
+    block: TagCounts | None = None
     first_fed: int | None = None
     fed_until: int | None = None
 
@@ -58,9 +61,6 @@ class EmergingTags:
         self.cfg = cfg
         self.pane = pane_s
         self._state: dict[tuple[str, str], _StreamState] = {}
-        # A tag with min_count in a window has at least this many in one of its panes, so
-        # only those tags are candidates: the window is never summed tag by tag.
-        self._heavy = -(-cfg.min_count // (cfg.window // pane_s))
         self.top: dict[str, list[tuple[str, str, int]]] = {}  # area -> (stream, tag, count)
 
     @property
@@ -83,6 +83,7 @@ class EmergingTags:
                 st = self._state[(area, stream)] = _StreamState()
             if tags:
                 st.window.append((pane, tags))
+                st.total.add_counts(tags)
             self._expire(st, end - self.cfg.window)
             if not st.window and not st.blocks and st.block_start is None:
                 # Forgotten entirely, as a long silence skipped at once would be.
@@ -93,13 +94,17 @@ class EmergingTags:
         cfg = self.cfg
         while st.window and st.window[0][0] < horizon:
             pane, tags = st.window.popleft()
+            st.total.subtract_counts(tags)
             if st.first_fed is None:
                 st.first_fed = pane
             start = pane // cfg.block * cfg.block
             if st.block_start != start:
                 self._seal(st)
                 st.block_start = start
-            st.block.append(tags)
+            if st.block is None:
+                st.block = tags  # nothing else holds the pane's table now
+            else:
+                st.block.add_counts(tags)
         if st.first_fed is None:
             return
         st.fed_until = horizon
@@ -107,7 +112,7 @@ class EmergingTags:
         while st.blocks and st.blocks[0].start + cfg.block <= oldest:
             st.blocks.popleft()
         if st.block_start is not None and st.block_start + cfg.block <= oldest:
-            st.block_start, st.block = None, []
+            st.block_start, st.block = None, None
 
     def _seal(self, st: _StreamState) -> None:
         """The filled block into a sketch. Tags seen only once in the block are left out:
@@ -116,11 +121,10 @@ class EmergingTags:
         if st.block_start is None:
             return
         sketch = frequent_strings_sketch(self.cfg.lg_max_map_size)
-        update = sketch.update
-        for tag, n in summed(st.block).sorted_items(2):  # the block's exact counts, by tag
-            update(tag, n)
+        if st.block is not None:
+            st.block.feed(sketch.update, 2)  # the block's exact counts, by tag
         st.blocks.append(_Block(st.block_start, sketch))
-        st.block_start, st.block = None, []
+        st.block_start, st.block = None, None
 
     def _coverage(self, st: _StreamState) -> int:
         if st.first_fed is None or st.fed_until is None:
@@ -142,20 +146,13 @@ class EmergingTags:
             covered = self._coverage(st)
             prefix = f"{stream}:"
             held = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
-            # Plain loops, not generators: this runs for every area and stream at each step.
-            heavy = self._heavy
-            candidates = set(held)
-            panes = [tags for _, tags in st.window]
-            for tags in panes:
-                candidates.update(tags.at_least(heavy))
+            total = st.total
+            candidates = set(held)  # an open episode is judged until it clears
+            candidates.update(total.at_least(cfg.min_count))
             for tag in sorted(candidates):
-                n = 0
-                for tags in panes:
-                    n += tags.get(tag)
+                n = total.get(tag)
                 if n >= cfg.min_count:
                     top.append((stream, tag, n))
-                elif tag not in held:
-                    continue
                 out.append(self._judge(st, stream, tag, n, covered, area))
         top.sort(key=lambda t: (-t[2], t[0], t[1]))
         self.top[area] = top[:cfg.top_k]
@@ -165,7 +162,7 @@ class EmergingTags:
                area: str) -> Finding:
         cfg = self.cfg
         seen = (sum(b.sketch.get_estimate(tag) for b in st.blocks)
-                + sum(tags.get(tag) for tags in st.block))
+                + (st.block.get(tag) if st.block is not None else 0))
         expected = seen * cfg.window / covered if covered else 0.0
         base = max(expected, cfg.expected_floor)
         level = cfg.ratio * base

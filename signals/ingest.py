@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
 from signals._clock import micros
-from signals._tagcount import TagCounts
+from signals._tagcount import count_tags
 from signals.config import OTHER, Config
 from signals.counts import Counts
 from signals.events import STREAM_OF, Decision, Event
@@ -117,6 +117,9 @@ class Ingest:
         hold_owners = spec is not None and bool(spec.measures)
         count_automated = spec is not None and spec.automated
         cap = spec.cap if spec is not None else 0
+        # A local, not a module-global lookup per event; the cap boxed once, not per call.
+        count_into: Any = count_tags
+        cap_arg: Any = cap
         closed_until = self._closed_until
         max_ts = self._max_ts
         trigger = self._trigger
@@ -169,12 +172,9 @@ class Ingest:
                     per = counts.tags
                     if per is None:
                         per = counts.tags = {}
-                    found = per.get(stream)
-                    if found is None:
-                        found = per[stream] = TagCounts(cap)
                     # Counted in C where built (signals/_tagcount.c): no Python object per
                     # tag is kept for the window.
-                    dropped = found.add(tags)
+                    dropped = count_into(per, stream, tags, cap_arg)
                     if dropped:
                         counts.overflow += dropped
                 if hold_owners and event.advertiser_id is not None:

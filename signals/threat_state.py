@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from datasketches import frequent_strings_sketch
 
-from signals._tagcount import TagCounts
+from signals._tagcount import TagCounts, summed
 from signals.concentration import Concentration, _MeasureState
 from signals.drops import Drops
 from signals.emerging import EmergingTags, _Block, _StreamState
@@ -83,7 +83,7 @@ def _emerging(e: EmergingTags) -> dict[str, Any]:
         "blocks": [[b.start, base64.b64encode(b.sketch.serialize()).decode()]
                    for b in st.blocks],
         "block_start": st.block_start,
-        "block": [tags.to_dict() for tags in st.block],
+        "block": None if st.block is None else st.block.to_dict(),
         "first_fed": st.first_fed, "fed_until": st.fed_until,
     } for k, st in e._state.items()}, "top": e.top}
 
@@ -91,15 +91,24 @@ def _emerging(e: EmergingTags) -> dict[str, Any]:
 def _restore_emerging(e: EmergingTags, state: dict[str, Any]) -> None:
     e._state = {}
     for key, s in state["state"].items():
+        # Snapshots of the dict-based version also list each pane's repeated tags.
+        window = deque((p, TagCounts(0, tags)) for p, tags, *_ in s["window"])
         e._state[_unkey(key)] = _StreamState(
-            # Snapshots of the dict-based version also list each pane's repeated tags.
-            window=deque((p, TagCounts(0, tags)) for p, tags, *_ in s["window"]),
+            window=window, total=summed([tags for _, tags in window]),
             blocks=deque(_Block(start, frequent_strings_sketch.deserialize(
                 base64.b64decode(raw))) for start, raw in s["blocks"]),
             block_start=s["block_start"],
-            block=[TagCounts(0, b[0] if isinstance(b, list) else b) for b in s["block"]],
+            block=_block(s["block"]),
             first_fed=s["first_fed"], fed_until=s["fed_until"])
     e.top = {a: [(s, t, n) for s, t, n in rows] for a, rows in state["top"].items()}
+
+
+def _block(saved: dict[str, int] | list[list[Any]] | None) -> TagCounts | None:
+    """The filling block's exact counts; the dict-based version saved a list of its panes
+    (each [counts, repeated tags])."""
+    if isinstance(saved, list):
+        return summed([TagCounts(0, pane[0]) for pane in saved]) if saved else None
+    return None if saved is None else TagCounts(0, saved)
 
 
 def _concentration(c: Concentration) -> dict[str, Any]:

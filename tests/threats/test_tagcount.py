@@ -96,7 +96,9 @@ def test_counts_equal_a_naive_count_with_the_cap_in_arrival_order(
     for n in (1, 2, 3):
         assert table.at_least(n) == [t for t, k in want.items() if k >= n]
         # By code point, which is what Python's sorted() does on str.
-        assert table.sorted_items(n) == sorted((t, k) for t, k in want.items() if k >= n)
+        fed: list[tuple[str, int]] = []
+        table.feed(lambda tag, k, into=fed: into.append((tag, k)), n)
+        assert fed == sorted((t, k) for t, k in want.items() if k >= n)
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
@@ -163,6 +165,7 @@ def test_equality_with_tables_and_dicts_only(impl: ModuleType) -> None:
     (lambda t: t.add(None), TypeError),
     (lambda t: t.get(b"bytes"), TypeError),
     (lambda t: t.add_counts({"a": 1}), TypeError),
+    (lambda t: t.feed(None, 1) if t.add(["a"]) == 0 else None, TypeError),
 ])
 def test_bad_arguments_are_refused(impl: ModuleType, call: Any, error: Any) -> None:
     with pytest.raises(error):
@@ -170,7 +173,7 @@ def test_bad_arguments_are_refused(impl: ModuleType, call: Any, error: Any) -> N
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
-@pytest.mark.parametrize("counts", [{"a": -1}, {"a": "3"}, {"a": 1.5}, {3: 1}])
+@pytest.mark.parametrize("counts", [{"a": -1}, {"a": 0}, {"a": "3"}, {"a": 1.5}, {3: 1}])
 def test_a_bad_snapshot_is_refused(impl: ModuleType, counts: dict[Any, Any]) -> None:
     with pytest.raises((TypeError, ValueError)):
         impl.TagCounts(4, counts)
@@ -180,3 +183,83 @@ def test_a_bad_snapshot_is_refused(impl: ModuleType, counts: dict[Any, Any]) -> 
 def test_a_negative_cap_is_refused(impl: ModuleType) -> None:
     with pytest.raises(ValueError, match="cap"):
         impl.TagCounts(-1)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@settings(max_examples=100, deadline=None)
+@given(parts=st.lists(st.lists(st.lists(TAG, max_size=5), max_size=20), max_size=5))
+def test_count_tags_per_stream_equals_a_naive_count(
+        impl: ModuleType, parts: list[list[list[str]]]) -> None:
+    per: dict[str, Any] = {}
+    dropped = 0
+    for i, events in enumerate(parts):
+        for tags in events:
+            dropped += impl.count_tags(per, f"s{i}", tags, 4)
+    naive = [_naive(events, 4) for events in parts]
+    assert dropped == sum(d for _, d in naive)
+    # A stream gets its table on its first event, with or without tags.
+    assert sorted(per) == sorted(f"s{i}" for i, events in enumerate(parts) if events)
+    tables = [per[f"s{i}"] for i, events in enumerate(parts) if events]
+    wanted = [want for (want, _), events in zip(naive, parts, strict=True) if events]
+    assert [t.to_dict() for t in tables] == wanted
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@settings(max_examples=150, deadline=None)
+@given(panes=st.lists(st.lists(TAG, max_size=8), min_size=1, max_size=30),
+       width=st.integers(min_value=1, max_value=6))
+def test_a_running_total_equals_the_sum_of_the_panes_it_holds(
+        impl: ModuleType, panes: list[list[str]], width: int) -> None:
+    """A sliding window: each pane added as it enters, subtracted as it leaves."""
+    total = impl.TagCounts(0)
+    held: list[Any] = []
+    for i, tags in enumerate(panes):
+        pane = impl.TagCounts(100)
+        pane.add(tags)
+        held.append(pane)
+        total.add_counts(pane)
+        if len(held) > width:
+            total.subtract_counts(held.pop(0))
+        # By hand: the tags of the last `width` panes, in the order a dict would hold them
+        # (a tag that fell to zero is gone and comes back last).
+        want: Counter[str] = Counter()
+        for tags_in in panes[max(0, i + 1 - width):i + 1]:
+            want.update(tags_in)
+        assert total.to_dict() == dict(want)
+        assert len(total) == len(want)
+        for tag in set(tags):
+            assert total.get(tag) == want[tag]
+        assert sorted(total.at_least(2)) == sorted(t for t, k in want.items() if k >= 2)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_a_tag_back_after_falling_to_zero_comes_last_and_dead_entries_are_dropped(
+        impl: ModuleType) -> None:
+    total = impl.TagCounts(0)
+    first = impl.TagCounts(10)
+    first.add(["a", "b", "c"])
+    total.add_counts(first)
+    total.subtract_counts(impl.TagCounts(10, {"a": 1}))
+    again = impl.TagCounts(10, {"a": 2})
+    total.add_counts(again)
+    assert total.items() == [("b", 1), ("c", 1), ("a", 2)]
+    # Thousands of tags in and out: the table must still answer exactly.
+    for round_ in range(50):
+        pane = impl.TagCounts(1000)
+        pane.add([f"r{round_}-{i}" for i in range(200)])
+        total.add_counts(pane)
+        total.subtract_counts(pane)
+    assert total.to_dict() == {"b": 1, "c": 1, "a": 2}
+    with pytest.raises(ValueError, match="below zero"):
+        total.subtract_counts(impl.TagCounts(10, {"zz": 1}))
+    with pytest.raises(ValueError, match="below zero"):
+        total.subtract_counts(impl.TagCounts(10, {"b": 2}))
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_count_tags_makes_the_table_once_with_the_cap_given(impl: ModuleType) -> None:
+    per: dict[str, Any] = {}
+    assert impl.count_tags(per, "report", ["a", "b"], 2) == 0
+    first = per["report"]
+    assert impl.count_tags(per, "report", ["c", "a"], 99) == 1  # the first call's cap holds
+    assert per["report"] is first and first.to_dict() == {"a": 2, "b": 1}

@@ -26,14 +26,16 @@ def _feed(engine: Engine, lines: list[bytes]) -> None:
 
 
 def _as_dict_based(state: dict[str, Any]) -> dict[str, Any]:
-    """The emerging-tag state as the dict-based version wrote it: each pane of the window
-    and of the filling block also listed its tags counted more than once."""
+    """The emerging-tag state as the dict-based version wrote it: the window's panes each
+    with its tags counted more than once, and the filling block as a list of such panes
+    (here one, holding the block's sum)."""
     def multi(tags: dict[str, int]) -> list[list[Any]]:
         return [[t, n] for t, n in tags.items() if n > 1]
 
     for st in state["emerging"]["state"].values():
         st["window"] = [[p, tags, multi(tags)] for p, tags in st["window"]]
-        st["block"] = [[tags, multi(tags)] for tags in st["block"]]
+        block = st["block"]
+        st["block"] = [] if block is None else [[block, multi(block)]]
     return state
 
 
