@@ -192,6 +192,11 @@ static int fill_from(TagCounts *t, PyObject *counts) {
         return -1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *kv = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2) {
+            PyErr_SetString(PyExc_TypeError, "counts.items() must give (tag, count) pairs");
+            Py_DECREF(items);
+            return -1;
+        }
         PyObject *n = PyTuple_GET_ITEM(kv, 1);
         long long value = -1;
         if (PyLong_Check(n) && !PyBool_Check(n))
