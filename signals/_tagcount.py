@@ -34,26 +34,19 @@ class TagCounts:
     def add(self, tags: Sequence[str]) -> int:
         """Count one occurrence of each tag; a tag new to a table that holds ``cap`` tags
         is not kept. Returns how many occurrences were not kept."""
-        found = self._counts
-        cap = self.cap
-        dropped = 0
-        for tag in tags:
-            had = found.get(_tag(tag))
-            if had is not None:
-                found[tag] = had + 1
-            elif len(found) < cap:
-                found[tag] = 1
-            else:
-                dropped += 1
-        return dropped
+        return _add(self._counts, self.cap, tags)
 
     def add_counts(self, other: TagCounts) -> None:
         """Add every count of ``other`` (no cap: a pane's parts from several sources)."""
         if not isinstance(other, TagCounts):
             raise TypeError(f"add_counts takes a TagCounts, not {type(other).__name__}")
         found = self._counts
+        if not found:
+            found.update(other._counts)  # one C call: the first pane into an empty total
+            return
+        get = found.get
         for tag, n in other._counts.items():
-            found[tag] = found.get(tag, 0) + n
+            found[tag] = get(tag, 0) + n
 
     def subtract_counts(self, other: TagCounts) -> None:
         """Take every count of ``other`` (added before) away; a tag at 0 is gone, and comes
@@ -120,7 +113,24 @@ def count_tags(per: dict[str, TagCounts], stream: str, tags: Sequence[str], cap:
     found = per.get(stream)
     if found is None:
         found = per[stream] = TagCounts(cap)
-    return found.add(tags)
+    return _add(found._counts, found.cap, tags)
+
+
+def _add(found: dict[str, int], cap: int, tags: Sequence[str]) -> int:
+    # The pure engine's hot loop: inline checks, no call per tag.
+    dropped = 0
+    get = found.get
+    for tag in tags:
+        if type(tag) is not str:
+            _tag(tag)
+        had = get(tag)
+        if had is not None:
+            found[tag] = had + 1
+        elif len(found) < cap:
+            found[tag] = 1
+        else:
+            dropped += 1
+    return dropped
 
 
 def _tag(tag: object) -> str:
