@@ -289,12 +289,17 @@ def main() -> int:
                    help="run the workers under tracemalloc (benchmarks/traced_worker.py), "
                         "heap growth by allocation site every --trace-every-s into DIR")
     p.add_argument("--trace-every-s", type=float, default=60.0, help="see --trace")
-    p.add_argument("--worker-env", default=None, metavar="NAME=VALUE",
+    p.add_argument("--probe", default=None, metavar="DIR",
+                   help="run the workers under benchmarks/malloc_probe.py: glibc's "
+                        "malloc_info per arena, smaps by kind, Python blocks and CPU per "
+                        "thread every --probe-every-s, as JSON lines into DIR")
+    p.add_argument("--probe-every-s", type=float, default=30.0, help="see --probe")
+    p.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                    help="set this in both workers' environment (e.g. HARMWATCH_KAFKA_CONFIG="
-                        "FILE for another kafka.yaml)")
-    p.add_argument("--worker2-env", default=None, metavar="NAME=VALUE",
+                        "FILE for another kafka.yaml); may be repeated")
+    p.add_argument("--worker2-env", action="append", default=[], metavar="NAME=VALUE",
                    help="set this in the second worker's environment only (a side-by-side "
-                        "comparison, e.g. MALLOC_ARENA_MAX=2)")
+                        "comparison, e.g. MALLOC_ARENA_MAX=2); may be repeated")
     p.add_argument("--out", default=None, help="write all figures here as JSON")
     args = p.parse_args()
 
@@ -309,8 +314,8 @@ def main() -> int:
     env = Env(kafka.bootstrap, tmp, partitions=args.partitions)
     create_topics(KafkaSettings(broker=kafka.bootstrap, topic_prefix=env.prefix,
                                 app_id=env.app_id))
-    if args.worker_env:
-        name, _, value = args.worker_env.partition("=")
+    for setting in args.worker_env:
+        name, _, value = setting.partition("=")
         env.env[name] = value
     workers = [Worker(env, f"w{i}") for i in range(2)]
     if args.trace:
@@ -320,12 +325,21 @@ def main() -> int:
             w.command = [sys.executable, str(Path(__file__).with_name("traced_worker.py")),
                          "worker"]
             w.extra = ("--audit-log", str(w.audit_log), "--episodes-log", str(w.episodes_log))
+    if args.probe:
+        env.env.update(HW_PROBE_DIR=str(Path(args.probe).resolve()),
+                       HW_PROBE_EVERY_S=str(args.probe_every_s))
+        for w in workers:
+            w.command = [sys.executable, str(Path(__file__).with_name("malloc_probe.py")),
+                         "worker"]
+            w.extra = ("--audit-log", str(w.audit_log), "--episodes-log", str(w.episodes_log))
     if args.worker2_env:
         # One process differs in its environment only (e.g. MALLOC_ARENA_MAX=2): the two
         # workers share the machine's load, so their RSS compares side by side.
-        name, _, value = args.worker2_env.partition("=")
         second = copy.copy(env)
-        second.env = {**env.env, name: value}
+        second.env = dict(env.env)
+        for setting in args.worker2_env:
+            name, _, value = setting.partition("=")
+            second.env[name] = value
         workers[1].env = second
     for w in workers:
         w.start()
