@@ -257,6 +257,13 @@ class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _run_under(workers: list[Any], script: str) -> None:
+    """Start each worker through the wrapper ``benchmarks/<script>`` (tracing, probing)."""
+    for w in workers:
+        w.command = [sys.executable, str(Path(__file__).with_name(script)), "worker"]
+        w.extra = ("--audit-log", str(w.audit_log), "--episodes-log", str(w.episodes_log))
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--produce":
         from benchmarks.load_producer import run
@@ -321,17 +328,11 @@ def main() -> int:
     if args.trace:
         env.env.update(HW_TRACE_DIR=str(Path(args.trace).resolve()),
                        HW_TRACE_EVERY_S=str(args.trace_every_s))
-        for w in workers:
-            w.command = [sys.executable, str(Path(__file__).with_name("traced_worker.py")),
-                         "worker"]
-            w.extra = ("--audit-log", str(w.audit_log), "--episodes-log", str(w.episodes_log))
+        _run_under(workers, "traced_worker.py")
     if args.probe:
         env.env.update(HW_PROBE_DIR=str(Path(args.probe).resolve()),
                        HW_PROBE_EVERY_S=str(args.probe_every_s))
-        for w in workers:
-            w.command = [sys.executable, str(Path(__file__).with_name("malloc_probe.py")),
-                         "worker"]
-            w.extra = ("--audit-log", str(w.audit_log), "--episodes-log", str(w.episodes_log))
+        _run_under(workers, "malloc_probe.py")
     if args.worker2_env:
         # One process differs in its environment only (e.g. MALLOC_ARENA_MAX=2): the two
         # workers share the machine's load, so their RSS compares side by side.

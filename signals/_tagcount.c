@@ -328,30 +328,27 @@ static int subtract_table(TagCounts *self, TagCounts *other) {
     return 0;
 }
 
-static PyObject *TagCounts_subtract_counts(TagCounts *self, PyObject *other) {
+/* The method ``name`` of two ready tables: ``op(self, other)``. */
+static PyObject *with_table(TagCounts *self, PyObject *other, const char *name,
+                            int (*op)(TagCounts *, TagCounts *)) {
     if (ready(self) < 0)
         return NULL;
     if (!PyObject_TypeCheck(other, &TagCountsType)) {
-        PyErr_Format(PyExc_TypeError, "subtract_counts takes a TagCounts, not %.100s",
+        PyErr_Format(PyExc_TypeError, "%s takes a TagCounts, not %.100s", name,
                      Py_TYPE(other)->tp_name);
         return NULL;
     }
-    if (ready((TagCounts *)other) < 0 || subtract_table(self, (TagCounts *)other) < 0)
+    if (ready((TagCounts *)other) < 0 || op(self, (TagCounts *)other) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
+static PyObject *TagCounts_subtract_counts(TagCounts *self, PyObject *other) {
+    return with_table(self, other, "subtract_counts", subtract_table);
+}
+
 static PyObject *TagCounts_add_counts(TagCounts *self, PyObject *other) {
-    if (ready(self) < 0)
-        return NULL;
-    if (!PyObject_TypeCheck(other, &TagCountsType)) {
-        PyErr_Format(PyExc_TypeError, "add_counts takes a TagCounts, not %.100s",
-                     Py_TYPE(other)->tp_name);
-        return NULL;
-    }
-    if (ready((TagCounts *)other) < 0 || add_table(self, (TagCounts *)other) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return with_table(self, other, "add_counts", add_table);
 }
 
 static PyObject *TagCounts_get(TagCounts *self, PyObject *tag) {
