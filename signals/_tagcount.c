@@ -564,6 +564,86 @@ fail:
     return NULL;
 }
 
+/* window_at_least(tables, n): (tag, total) of every tag whose counts over the tables sum to
+ * n or more, in no set order. Found without summing the tables: a tag with n over k tables
+ * has ceil(n / k) in one of them, so only such entries are looked up in the other tables
+ * (by their stored hash, no str made), and each tag is reported from the first table where
+ * it reaches that. */
+static PyObject *tagcount_window_at_least(PyObject *Py_UNUSED(module), PyObject *const *args,
+                                          Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "window_at_least(tables, n)");
+        return NULL;
+    }
+    long long n = PyLong_AsLongLong(args[1]);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "window_at_least: n must be >= 1");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "window_at_least() takes a sequence of TagCounts");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t k = PySequence_Fast_GET_SIZE(seq);
+    TagCounts **tables = (TagCounts **)PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < k; i++) {
+        if (!PyObject_TypeCheck((PyObject *)tables[i], &TagCountsType)) {
+            PyErr_Format(PyExc_TypeError, "window_at_least() takes TagCounts, not %.100s",
+                         Py_TYPE(tables[i])->tp_name);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (ready(tables[i]) < 0) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL || k == 0) {
+        Py_DECREF(seq);
+        return out;
+    }
+    long long per = (n + k - 1) / k;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        const TagCounts *t = tables[i];
+        for (Py_ssize_t x = 0; x < t->used; x++) {
+            const Entry *e = &t->entries[x];
+            if (e->count == 0 || e->count < per)
+                continue;
+            int kind = (unsigned char)t->keys[e->off];
+            const char *data = t->keys + e->off + 1;
+            long long total = e->count;
+            int earlier = 0;
+            for (Py_ssize_t j = 0; j < k && !earlier; j++) {
+                if (j == i)
+                    continue;
+                const TagCounts *u = tables[j];
+                int32_t at = u->index[probe(u, e->hash, kind, data, e->size)];
+                if (at < 0)
+                    continue;
+                long long c = u->entries[at].count;
+                if (j < i && c >= per)
+                    earlier = 1;
+                total += c;
+            }
+            if (earlier || total < n)
+                continue;
+            PyObject *tag = entry_str(t, e);
+            PyObject *item = tag == NULL ? NULL : Py_BuildValue("(NL)", tag, total);
+            if (item == NULL || PyList_Append(out, item) < 0) {
+                Py_XDECREF(item);
+                Py_DECREF(out);
+                Py_DECREF(seq);
+                return NULL;
+            }
+            Py_DECREF(item);
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
 static TagCounts *new_table(Py_ssize_t cap) {
     TagCounts *t = (TagCounts *)PyType_GenericAlloc(&TagCountsType, 0);
     if (t == NULL)
@@ -678,6 +758,9 @@ static PyTypeObject TagCountsType = {
 
 static PyMethodDef module_methods[] = {
     {"summed", tagcount_summed, METH_O, "A new table with the counts of the tables added up."},
+    {"window_at_least", (PyCFunction)(void (*)(void))tagcount_window_at_least, METH_FASTCALL,
+     "window_at_least(tables, n): (tag, total) of every tag whose counts over the tables sum "
+     "to n or more, in no set order."},
     {"count_tags", (PyCFunction)(void (*)(void))tagcount_count_tags, METH_FASTCALL,
      "count_tags(per, stream, tags, cap): add tags to per[stream], made if absent; returns "
      "how many were not kept."},

@@ -107,6 +107,29 @@ def summed(tables: Iterable[TagCounts]) -> TagCounts:
     return out
 
 
+def window_at_least(tables: Sequence[TagCounts], n: int) -> list[tuple[str, int]]:
+    """(tag, total) of every tag whose counts over ``tables`` sum to ``n`` or more, in no
+    set order. A tag with ``n`` over ``k`` tables has ``ceil(n / k)`` in one of them, so
+    only those are summed: the long tail of a window is never added up."""
+    if n < 1:
+        raise ValueError("window_at_least: n must be >= 1")
+    for table in tables:
+        if not isinstance(table, TagCounts):
+            raise TypeError(f"window_at_least() takes TagCounts, not {type(table).__name__}")
+    if not tables:
+        return []
+    per = -(-n // len(tables))
+    candidates: set[str] = set()
+    for table in tables:
+        candidates.update(table.at_least(per))
+    out = []
+    for tag in candidates:
+        total = sum(table._counts.get(tag, 0) for table in tables)
+        if total >= n:
+            out.append((tag, total))
+    return out
+
+
 def count_tags(per: dict[str, TagCounts], stream: str, tags: Sequence[str], cap: int) -> int:
     """Add ``tags`` to ``per[stream]``, made with ``cap`` if absent: the hot loop's one call
     per event. Returns how many were not kept."""

@@ -3,8 +3,7 @@
 Two parts per area and stream, so memory stays bounded however many distinct tags flow by:
 
 - the **current window** is exact: the per-pane tag counts (at most ``pane_cap`` distinct
-  per pane, see :mod:`signals.tags`) summed over the window's panes, kept as a running
-  total (a pane is added as it enters and subtracted as it leaves);
+  per pane, see :mod:`signals.tags`) of the window's panes, kept as they are;
 - the **baseline** is a ring of Apache DataSketches frequent-items sketches, one per block
   of ``block`` seconds over ``baseline``. A pane enters the baseline when it leaves the
   current window, so a tag is never compared against itself. A sketch with
@@ -12,8 +11,12 @@ Two parts per area and stream, so memory stays bounded however many distinct tag
   ``epsilon * N``, epsilon = 3.5 / 2**L (``get_epsilon_for_lg_size``); a tag it does not
   track (never seen, or rare) estimates 0.
 
-Candidates are the tags of the current window with at least ``min_count`` (one scan of
-the running total; their window counts are exact); a candidate fires when its count is at
+Candidates are the tags of the current window with at least ``min_count``, found without
+summing the window (:func:`signals._tagcount.window_at_least`): a tag with ``min_count``
+over ``k`` panes has at least ``ceil(min_count / k)`` in one of them, so each pane is
+scanned for those, and only they are counted exactly over the window's panes. (A running
+total of the window cost two probes of a large table per pane entry, most of them cache
+misses, for a long tail that never comes near ``min_count``.) A candidate fires when its count is at
 least ``ratio`` times what its baseline rate predicts for a window (or times
 ``expected_floor`` for a tag with no baseline). A block is fed to its sketch in sorted tag
 order, and the pane counts are merged exactly before that, so the sketches — and every
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 
 from datasketches import frequent_strings_sketch
 
-from signals._tagcount import TagCounts
+from signals._tagcount import TagCounts, window_at_least
 from signals.durations import format_duration
 from signals.threat_types import AreaPane, Finding
 from signals.threats_config import EmergingConfig
@@ -44,9 +47,6 @@ class _Block:
 @dataclass
 class _StreamState:
     window: deque[tuple[int, TagCounts]] = field(default_factory=deque)  # (pane start, counts)
-    # The window's panes summed, kept as they come and go: a candidate's count is one probe
-    # and the candidates one scan, however many panes the window has.
-    total: TagCounts = field(default_factory=lambda: TagCounts(0))
     blocks: deque[_Block] = field(default_factory=deque)  # sealed, oldest first
     # The block being filled, exact (the sum of its panes as they left the window): sealed
     # into a sketch when the next block begins.
@@ -83,7 +83,6 @@ class EmergingTags:
                 st = self._state[(area, stream)] = _StreamState()
             if tags:
                 st.window.append((pane, tags))
-                st.total.add_counts(tags)
             self._expire(st, end - self.cfg.window)
             if not st.window and not st.blocks and st.block_start is None:
                 # Forgotten entirely, as a long silence skipped at once would be.
@@ -94,7 +93,6 @@ class EmergingTags:
         cfg = self.cfg
         while st.window and st.window[0][0] < horizon:
             pane, tags = st.window.popleft()
-            st.total.subtract_counts(tags)
             if st.first_fed is None:
                 st.first_fed = pane
             start = pane // cfg.block * cfg.block
@@ -146,11 +144,7 @@ class EmergingTags:
             covered = self._coverage(st)
             prefix = f"{stream}:"
             held = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
-            total = st.total
-            candidates = set(held)  # an open episode is judged until it clears
-            candidates.update(total.at_least(cfg.min_count))
-            for tag in sorted(candidates):
-                n = total.get(tag)
+            for tag, n in _window_counts(st.window, cfg.min_count, held):
                 if n >= cfg.min_count:
                     top.append((stream, tag, n))
                 out.append(self._judge(st, stream, tag, n, covered, area))
@@ -178,3 +172,15 @@ class EmergingTags:
                       + (" (never seen before)" if seen == 0 else "")
                       + f"; sketch error at most {error:.0f} per baseline")
         return Finding(SIGNAL, f"{stream}:{tag}", float(n), level, fire, clear, detail)
+
+
+def _window_counts(window: deque[tuple[int, TagCounts]], min_count: int,
+                   held: set[str]) -> list[tuple[str, int]]:
+    """(tag, exact window count) of every tag with at least ``min_count`` in the window and
+    of every ``held`` tag (an open episode is judged until it clears), in tag order."""
+    tables = [tags for _, tags in window]
+    found = dict(window_at_least(tables, min_count))
+    for tag in held:
+        if tag not in found:
+            found[tag] = sum(tags.get(tag) for tags in tables)
+    return sorted(found.items())

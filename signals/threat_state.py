@@ -94,7 +94,7 @@ def _restore_emerging(e: EmergingTags, state: dict[str, Any]) -> None:
         # Snapshots of the dict-based version also list each pane's repeated tags.
         window = deque((p, TagCounts(0, tags)) for p, tags, *_ in s["window"])
         e._state[_unkey(key)] = _StreamState(
-            window=window, total=summed([tags for _, tags in window]),
+            window=window,
             blocks=deque(_Block(start, frequent_strings_sketch.deserialize(
                 base64.b64decode(raw))) for start, raw in s["blocks"]),
             block_start=s["block_start"],

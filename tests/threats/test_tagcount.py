@@ -263,3 +263,47 @@ def test_count_tags_makes_the_table_once_with_the_cap_given(impl: ModuleType) ->
     first = per["report"]
     assert impl.count_tags(per, "report", ["c", "a"], 99) == 1  # the first call's cap holds
     assert per["report"] is first and first.to_dict() == {"a": 2, "b": 1}
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@settings(max_examples=200, deadline=None)
+@given(panes=st.lists(st.lists(TAG, max_size=10), max_size=16),
+       n=st.integers(min_value=1, max_value=12), drop=st.integers(min_value=0, max_value=3))
+def test_window_at_least_equals_a_full_sum_of_the_tables(
+        impl: ModuleType, panes: list[list[str]], n: int, drop: int) -> None:
+    """The pigeonhole search finds exactly the tags a full sum puts at n or more, with
+    their totals, and each once; tables holding dead entries (a tag subtracted to 0)
+    included."""
+    tables = []
+    for tags in panes:
+        table = impl.TagCounts(100)
+        table.add(tags)
+        tables.append(table)
+    want: Counter[str] = Counter()
+    for tags in panes:
+        want.update(tags)
+    if tables and drop:
+        # Kill the first `drop` tags of the first table: its entries go dead, not away.
+        first = Counter(panes[0])
+        gone = impl.TagCounts(0, {t: first[t] for t in list(first)[:drop]})
+        tables[0].subtract_counts(gone)
+        want.subtract(gone.to_dict())
+    got = impl.window_at_least(tables, n)
+    assert sorted(got) == sorted((t, k) for t, k in want.items() if k >= n)
+    assert len({t for t, _ in got}) == len(got)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_window_at_least_finds_a_tag_spread_one_per_table(impl: ModuleType) -> None:
+    tables = []
+    for i in range(15):
+        table = impl.TagCounts(10)
+        table.add(["spread", f"other{i}"])
+        tables.append(table)
+    assert impl.window_at_least(tables, 15) == [("spread", 15)]
+    assert impl.window_at_least(tables, 16) == []
+    assert impl.window_at_least([], 3) == []
+    with pytest.raises(ValueError, match="n must be"):
+        impl.window_at_least(tables, 0)
+    with pytest.raises(TypeError):
+        impl.window_at_least([{"a": 1}], 1)
