@@ -178,12 +178,12 @@ static PyObject *entry_str(const TagCounts *t, const Entry *e) {
     return PyUnicode_FromKindAndData(kind, t->keys + e->off + 1, (Py_ssize_t)(e->size / kind));
 }
 
-static PyObject *entry_item(const TagCounts *t, const Entry *e) {
+/* (tag, count): the entry's tag with a count of the caller's (its own, or a window's). */
+static PyObject *entry_item(const TagCounts *t, const Entry *e, long long count) {
     PyObject *tag = entry_str(t, e);
     if (tag == NULL)
         return NULL;
-    PyObject *item = Py_BuildValue("(NL)", tag, (long long)e->count);
-    return item;
+    return Py_BuildValue("(NL)", tag, count);
 }
 
 static int fill_from(TagCounts *t, PyObject *counts) {
@@ -398,7 +398,7 @@ static PyObject *items_at_least(TagCounts *self, long long n) {
         const Entry *e = &self->entries[i];
         if (e->count == 0 || e->count < n)
             continue;
-        PyObject *item = entry_item(self, e);
+        PyObject *item = entry_item(self, e, (long long)e->count);
         if (item == NULL || PyList_Append(out, item) < 0) {
             Py_XDECREF(item);
             Py_DECREF(out);
@@ -629,8 +629,7 @@ static PyObject *tagcount_window_at_least(PyObject *Py_UNUSED(module), PyObject 
             }
             if (earlier || total < n)
                 continue;
-            PyObject *tag = entry_str(t, e);
-            PyObject *item = tag == NULL ? NULL : Py_BuildValue("(NL)", tag, total);
+            PyObject *item = entry_item(t, e, total);
             if (item == NULL || PyList_Append(out, item) < 0) {
                 Py_XDECREF(item);
                 Py_DECREF(out);
