@@ -62,12 +62,18 @@ class Ingest:
         # which is at most `_generation_s` of frontier advance after it was counted; each
         # time the frontier moves that far the older generation is dropped. Two set lookups
         # per event instead of per-pane bookkeeping, and memory bounded by the open horizon.
+        #
+        # Every valid event's id is remembered (counted, duplicate or late), and the
+        # generations turn on this source's *own* event-time frontier, never on a
+        # watermark from outside: so what is remembered depends only on the sequence of
+        # events, a replay of the log rebuilds it exactly, and whether a copy is a
+        # duplicate does not depend on where a worker's watermark record landed.
         self._seen: set[str] = set()
         self._seen_old: set[str] = set()
         self._generation_s = self.lateness + 2 * self.pane
         self._rotate_at: float = _NEG_INF
         self._closed_until: float = _NEG_INF  # panes starting before this are closed
-        self._trigger: float = _NEG_INF  # newest event time that would close the next pane
+        self._trigger: float = _NEG_INF  # event time with work: a pane to close, ids to turn
         self._max_ts: float = _NEG_INF
         self.counted = 0
         self.duplicates = 0
@@ -76,6 +82,9 @@ class Ingest:
         # Each rotation drops the older id generation; a streaming worker notes the source
         # offset of every rotation so that it can rebuild the ids from the log.
         self.rotations = 0
+        # The events after which the last two rotations happened: the worker turns them
+        # into the exact source offsets where each generation began.
+        self.rotated_after: tuple[Event | None, Event | None] = (None, None)
 
     def area_of(self, policy_area: str) -> str:
         return self._area_keys.get(policy_area, self._other)[0]
@@ -129,33 +138,46 @@ class Ingest:
         for event in events:
             ts = micros(event.occurred_at) / 1e6  # == .timestamp(), without its big ints
             pane = int(ts // step) * step
-            if pane != cached_pane:
-                if pane < closed_until:
-                    late += 1
-                    if tally is not None:
-                        _tally(tally, event, area_keys.get(event.policy_area, other)[0], LATE)
-                    continue
-                got = panes.get(pane)
-                if got is None:
-                    got = panes[pane] = {}
-                bucket, cached_pane = got, pane
+            # Duplicate first, then late: a copy of a remembered id is a duplicate whether
+            # or not its pane has closed, so the verdict never depends on when a pane was
+            # closed (a worker's watermark record), only on the events before it.
             event_id = event.event_id
-            if event_id in seen_old:
-                dup = True
+            size = len(seen)
+            if size < max_ids:
+                # One probe answers "seen lately?" and remembers; an id found only in the
+                # older generation is remembered again, so the younger one holds every id
+                # seen since it began, as a replay of the log would rebuild it.
+                remember(event_id)
+                dup = len(seen) == size or event_id in seen_old
             else:
-                size = len(seen)
-                if size < max_ids:
-                    remember(event_id)  # one hash-table probe answers "seen?" and remembers
-                    dup = len(seen) == size
-                else:
-                    dup = event_id in seen
-                    if not dup:
-                        self.dedupe_overflow += 1
+                dup = event_id in seen or event_id in seen_old
+                if not dup:
+                    self.dedupe_overflow += 1
             if dup:
                 duplicates += 1
                 if tally is not None:
                     _tally(tally, event, area_keys.get(event.policy_area, other)[0], DUPLICATE)
                 continue
+            if pane != cached_pane:
+                if pane < closed_until:
+                    late += 1
+                    if tally is not None:
+                        _tally(tally, event, area_keys.get(event.policy_area, other)[0], LATE)
+                    if ts > max_ts:
+                        # Only behind a watermark from outside: this source's own event
+                        # time still moves (its dedupe generations turn on it).
+                        max_ts = ts
+                        if ts >= trigger:
+                            self._max_ts = max_ts
+                            self._advance_own(ts - self.lateness, event)
+                            closed_until, trigger = self._closed_until, self._trigger
+                            seen, seen_old = self._seen, self._seen_old
+                            remember = seen.add
+                    continue
+                got = panes.get(pane)
+                if got is None:
+                    got = panes[pane] = {}
+                bucket, cached_pane = got, pane
             key = area_keys.get(event.policy_area, other)
             if tally is not None:
                 _tally(tally, event, key[0], COUNTED)
@@ -191,7 +213,7 @@ class Ingest:
                 max_ts = ts
                 if ts >= trigger:
                     self._max_ts = max_ts
-                    self.close_through(ts - self.lateness)
+                    self._advance_own(ts - self.lateness, event)
                     closed_until, trigger, cached_pane = self._closed_until, self._trigger, -1
                     seen, seen_old = self._seen, self._seen_old
                     remember = seen.add
@@ -232,11 +254,10 @@ class Ingest:
         if self._max_ts != _NEG_INF:
             self.close_through((int(self._max_ts // self.pane) + 1) * self.pane)
 
-    def close_through(self, watermark: float) -> None:
-        """Close every pane that ends at or before ``watermark``."""
+    def _advance_own(self, watermark: float, event: Event) -> None:
+        """This source's own events moved its watermark (``event`` moved it): turn the
+        dedupe generations when due, then close panes."""
         end = int(watermark // self.pane) * self.pane
-        if end <= self._closed_until:
-            return
         if self._rotate_at == _NEG_INF:
             self._rotate_at = float(end + self._generation_s)
         elif end >= self._rotate_at:
@@ -245,6 +266,25 @@ class Ingest:
             self._seen_old, self._seen = self._seen, set()
             self._rotate_at = float(end + self._generation_s)
             self.rotations += 1
+            self.rotated_after = (self.rotated_after[1], event)
+        self.close_through(watermark)
+        self._set_trigger()
+
+    def _set_trigger(self) -> None:
+        """The newest event time at which :meth:`_advance_own` has work: the next pane
+        to close or the next generation to turn, whichever comes first."""
+        cu, rot = self._closed_until, self._rotate_at
+        close = _NEG_INF if cu == _NEG_INF else cu + self.pane + self.lateness
+        # own end >= rot  <=>  watermark >= rot rounded up to a whole pane
+        turn = _NEG_INF if rot == _NEG_INF else -(-rot // self.pane) * self.pane + self.lateness
+        self._trigger = min(close, turn)
+
+    def close_through(self, watermark: float) -> None:
+        """Close every pane that ends at or before ``watermark`` (from this source's own
+        events or from outside: a watermark record, an idle source, the end of input)."""
+        end = int(watermark // self.pane) * self.pane
+        if end <= self._closed_until:
+            return
         for pane in sorted(p for p in self._panes if p + self.pane <= end):
             bucket = self._panes.pop(pane)
             if self.threats is not None:
@@ -252,7 +292,7 @@ class Ingest:
             if self.on_close is not None:
                 self.on_close(pane, bucket, pane + self.pane)
         self._closed_until = float(end)
-        self._trigger = float(end + self.pane + self.lateness)
+        self._set_trigger()
         if self.on_close is not None:
             self.on_close(end - self.pane, {}, end)
 
@@ -285,22 +325,18 @@ class Ingest:
         cu, mt = state["closed_until"], state["max_ts"]
         self._closed_until = _NEG_INF if cu is None else float(cu)
         self._max_ts = _NEG_INF if mt is None else float(mt)
-        self._trigger = (_NEG_INF if cu is None else float(cu) + self.pane + self.lateness)
+        self._set_trigger()
         self.counted, self.duplicates, self.late, self.dedupe_overflow = state["counters"]
 
     def remember(self, young: Iterable[str], old: Iterable[str] = ()) -> None:
-        """Add ids to the younger and the older generation (after an id-less restore).
-
-        Remembering an id longer than the engine would have is harmless: an event's copies
-        share its pane, so once the id would have been forgotten a copy is late anyway.
-        """
-        self._seen_old.update(old)
-        seen = self._seen
-        room = self._max_ids - len(seen)
-        for event_id in young:
-            if room <= 0:
-                break
-            if event_id not in seen:
-                seen.add(event_id)
-                room -= 1
-
+        """Remember the ids seen since the younger and since the older generation began
+        (after an id-less restore), in log order: each generation keeps the first
+        ``dedupe_max_ids`` distinct ids, as the batch loop does."""
+        for ids, into in ((old, self._seen_old), (young, self._seen)):
+            room = self._max_ids - len(into)
+            for event_id in ids:
+                if room <= 0:
+                    break
+                if event_id not in into:
+                    into.add(event_id)
+                    room -= 1

@@ -60,6 +60,17 @@ __all__ = ["WATERMARK_HEADER", "AreaMerge", "PaneMessage", "SourcePartition", "d
            "encode", "pane_partition", "source_id", "watermark_headers"]
 
 
+def _admitted(raw: bytes, limit: float | None) -> Event | Rejected:
+    """The event in ``raw``, or why it is refused (``limit``: the newest admissible event
+    time, None for no future-date guard)."""
+    event = decode_event(raw)
+    if limit is None or type(event) is Rejected:
+        return event
+    assert not isinstance(event, Rejected)
+    refused = too_far_ahead(event, limit)
+    return event if refused is None else refused
+
+
 class SourcePartition:
     """Dedupe, lateness and panes for one source partition, plus the offsets covered."""
 
@@ -134,6 +145,7 @@ class SourcePartition:
         """``records``: offset, message and the newest admissible event time (or None)."""
         rejected: list[tuple[int, Rejected]] = []
         events: list[Event] = []
+        offsets: list[int] = []
         first = -1
         for offset, raw, limit in records:
             if offset < self.next_offset:
@@ -141,46 +153,48 @@ class SourcePartition:
             if first < 0:
                 first = offset
             self.next_offset = offset + 1
-            event = decode_event(raw)
+            event = _admitted(raw, limit)
             if type(event) is Rejected:
                 rejected.append((offset, event))
                 continue
             assert not isinstance(event, Rejected)
-            if limit is not None:
-                refused = too_far_ahead(event, limit)
-                if refused is not None:
-                    rejected.append((offset, refused))
-                    continue
             events.append(event)
+            offsets.append(offset)
         if first >= 0:
             self._quiet = False
             rotations = self.ingest.rotations
             self.ingest.ingest_batch(events, tally)
-            self._note_rotations(rotations, first)
+            self._note_rotations(self.ingest.rotations - rotations, events, offsets, first)
         return rejected
 
-    def _note_rotations(self, before: int, offset: int) -> None:
-        """Ids counted from ``offset`` on may be in the younger generation: conservative,
-        since it can only make a rebuild remember an id longer."""
+    def _note_rotations(self, turned: int, events: list[Event], offsets: list[int],
+                        first: int) -> None:
+        """Where the dedupe generations began, exactly: the offset after the event that
+        turned each (:attr:`Ingest.rotated_after`), so a replay rebuilds the very sets."""
         if self.id_offsets is None:
-            self.id_offsets = (offset, offset)
-        turned = self.ingest.rotations - before
-        if turned == 1:
-            self.id_offsets = (self.id_offsets[1], offset)
-        elif turned > 1:
-            self.id_offsets = (offset, offset)
+            self.id_offsets = (first, first)
+        if not turned:
+            return
+        before, last = self.ingest.rotated_after
+
+        def after(event: Event | None) -> int:
+            for i in range(len(events) - 1, -1, -1):
+                if events[i] is event:
+                    return offsets[i] + 1
+            raise AssertionError("a rotation outside the batch that turned it")
+
+        young = after(last)
+        self.id_offsets = (self.id_offsets[1] if turned == 1 else after(before), young)
 
     def advance(self, offset: int, watermark: float) -> bool:
         """A watermark control message: no more events before ``watermark`` will come."""
         if offset < self.next_offset:
             return False
         self.next_offset = offset + 1
-        rotations = self.ingest.rotations
         before = self.ingest.closed_until
-        self.ingest.close_through(watermark)
+        self.ingest.close_through(watermark)  # never turns the dedupe generations
         if self.ingest.closed_until > before:
             self._quiet = True
-        self._note_rotations(rotations, offset)
         return True
 
     def skip(self, offset: int) -> None:
@@ -256,17 +270,22 @@ class SourcePartition:
             return min(self.id_offsets[0], self.next_offset)
         return self.next_offset
 
-    def rebuild_ids(self, records: Iterable[tuple[int, bytes]]) -> None:
-        """Remember again the ids of messages this state already counted (offsets below
-        ``next_offset``); nothing is counted."""
+    def rebuild_ids(self, records: Iterable[tuple[int, bytes, float | None]]) -> None:
+        """Remember again the ids this state remembered at ``next_offset``: every valid
+        event's, from the offsets where the two generations began. ``records``: offset,
+        message and its send time (the future-date guard's reference, see
+        :meth:`feed_sent`; None: unknown). Nothing is counted."""
         assert self.id_offsets is not None
-        young_from, end = self.id_offsets[1], self.next_offset
+        old_from, young_from = self.id_offsets
+        end, ahead = self.next_offset, self.max_future_s
         young: list[str] = []
         old: list[str] = []
-        for offset, raw in records:
+        for offset, raw, sent in records:
             if offset >= end:
                 break
-            event = decode_event(raw)
+            if offset < old_from:
+                continue
+            event = _admitted(raw, None if ahead is None or sent is None else sent + ahead)
             if type(event) is Rejected:
                 continue
             assert not isinstance(event, Rejected)

@@ -223,7 +223,7 @@ class IngestSide:
         cut = 0
         while cut < len(messages) and messages[cut].offset < end:
             cut += 1
-        part.rebuild_ids((m.offset, m.value or b"") for m in messages[:cut])
+        part.rebuild_ids((m.offset, m.value or b"", sent_at(m)) for m in messages[:cut])
         if cut < len(messages):
             part.end_replay()
             log.info("source %s: dedupe ids rebuilt from the log (%d remembered)",

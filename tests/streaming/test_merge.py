@@ -203,16 +203,24 @@ def test_source_partition_dead_letters_events_dated_far_ahead(config: Config) ->
     assert part.feed(1, _sim_lines(1)[0], tally, now) is not None  # neighbours still counted
 
 
-def _log_with_redeliveries(seed: int) -> list[bytes]:
+def _log_with_redeliveries(seed: int, far: bool = False) -> list[bytes]:
     """One partition's log: 40 simulated minutes in which 5 % of the messages come again
-    up to 400 messages later (well inside the dedupe horizon)."""
+    up to 400 messages later (well inside the dedupe horizon). ``far``: besides, 1 % come
+    again 2,000-12,000 messages later (some behind their pane's close, some behind the
+    dedupe horizon) and 0.5 % are moved as far (late events)."""
     rng = random.Random(seed)
     out: list[bytes] = []
     pending: list[tuple[int, bytes]] = []
     for raw in _sim_lines(40, seed=seed):
+        u = rng.random()
+        if far and u < 0.005:
+            pending.append((len(out) + rng.randint(2000, 12000), raw))
+            continue
         out.append(raw)
-        if rng.random() < 0.05:
+        if u < 0.055:
             pending.append((len(out) + rng.randint(1, 400), raw))
+        elif far and u < 0.065:
+            pending.append((len(out) + rng.randint(2000, 12000), raw))
         due = [p for p in pending if p[0] <= len(out)]
         pending = [p for p in pending if p[0] > len(out)]
         out.extend(raw for _, raw in due)
@@ -225,23 +233,33 @@ def _closed(messages: list[tuple[str, PaneMessage]]) -> list[tuple[str, str, str
             for key, counts in keyed.items()]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_id_less_snapshot_rebuilds_dedupe_from_the_log(config: Config, seed: int) -> None:
-    """A snapshot without dedupe ids plus a re-read of the log from ``replay_from()`` counts
-    exactly what an uninterrupted partition counts, wherever the snapshot was taken."""
-    log_ = _log_with_redeliveries(seed)
+@pytest.mark.parametrize(("seed", "far"), [(1, False), (2, False), (3, False),
+                                           (4, True), (5, True)])
+def test_id_less_snapshot_rebuilds_dedupe_from_the_log(config: Config, seed: int,
+                                                       far: bool) -> None:
+    """A snapshot without dedupe ids plus a re-read of the log from ``replay_from()``
+    remembers exactly the ids an uninterrupted partition remembers and then counts, and
+    calls duplicate and late, exactly what it does, wherever the snapshot was taken —
+    with late events and copies far behind their pane's close too."""
+    log_ = _log_with_redeliveries(seed, far)
     records = list(enumerate(log_))
     tally: dict[tuple[str, str, str], int] = {}
 
     whole = SourcePartition(config, "t.reports:0", config.areas)
     expected = []
-    for i in range(0, len(records), 97):
-        whole.feed_batch(records[i:i + 97], tally)
+    remembered_at: dict[int, int] = {}
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1000, len(records) - 1000), 4))
+    bounds = sorted({*range(0, len(records), 97), *cuts, len(records)})
+    for a, b in itertools.pairwise(bounds):
+        whole.feed_batch(records[a:b], tally)
+        remembered_at[b] = whole.ingest.remembered_ids  # what a cut at b must rebuild
         expected += _closed(whole.take_messages())
     assert whole.ingest.duplicates > 100 and whole.ingest.rotations >= 3
+    if far:
+        assert whole.ingest.late > 20
 
-    rng = random.Random(seed)
-    for cut in sorted(rng.sample(range(1000, len(records) - 1000), 4)):
+    for cut in cuts:
         first = SourcePartition(config, "t.reports:0", config.areas)
         got = []
         for i in range(0, cut, 97):
@@ -254,13 +272,14 @@ def test_id_less_snapshot_rebuilds_dedupe_from_the_log(config: Config, seed: int
         second.restore(state)
         assert second.replaying and second.replay_from() < cut
         # What the worker does: re-read from replay_from(), ids only until next_offset.
-        second.rebuild_ids(records[second.replay_from():cut])
+        second.rebuild_ids((o, raw, None) for o, raw in records[second.replay_from():cut])
         second.end_replay()
-        assert second.ingest.remembered_ids >= first.ingest.remembered_ids
+        assert second.ingest.remembered_ids == remembered_at[cut], cut
         for i in range(cut, len(records), 97):
             second.feed_batch(records[i:i + 97], tally)
             got += _closed(second.take_messages())
-        assert second.ingest.counted == whole.ingest.counted, cut
+        assert (second.ingest.counted, second.ingest.duplicates, second.ingest.late) == (
+            whole.ingest.counted, whole.ingest.duplicates, whole.ingest.late), cut
         assert sorted(got) == sorted(expected), cut
 
 
