@@ -111,6 +111,9 @@ LOG_TRUNCATED_TOTAL: Final = f"{LOG_TRUNCATED}_total"
 # By table (ingest-state, merge-state): snapshots over the record limit, not written.
 SNAPSHOTS_REFUSED: Final = "harmwatch_snapshots_refused"
 SNAPSHOTS_REFUSED_TOTAL: Final = f"{SNAPSHOTS_REFUSED}_total"
+# Source snapshots whose write was under way when the worker's event loop stalled.
+SNAPSHOT_WRITES_STALLED: Final = "harmwatch_snapshot_writes_stalled"
+SNAPSHOT_WRITES_STALLED_TOTAL: Final = f"{SNAPSHOT_WRITES_STALLED}_total"
 
 # --- values with a meaning ------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class Incarnation:
     stopped: bool = False  # SIGSTOPped right now: do not scrape
     events: dict[str, float] = field(default_factory=dict)
     late_panes: float = 0.0
+    stalled_writes: float = 0.0
     lag: float | None = None
 
 
@@ -108,6 +109,7 @@ class Cluster:
             inc.events = {o: metric_sum(text, "harmwatch_events_total", outcome=o)
                           for o in OUTCOMES}
             inc.late_panes = metric_sum(text, "harmwatch_merge_late_panes_total")
+            inc.stalled_writes = metric_sum(text, "harmwatch_snapshot_writes_stalled_total")
             inc.lag = metric_sum(text, "harmwatch_consumer_lag")
         except AssertionError:  # serving, but the families are not all exposed yet
             return ""

@@ -164,6 +164,15 @@ class IngestSide:
             written.append(counts)
         if sent:
             await asyncio.gather(*sent)
+        if export and self.fence.blocked():
+            # Stopped while the records were on their way (the producer's linger, the
+            # broker's ack). Whether the group replaced this worker meanwhile, and whether
+            # its successor restored these snapshots or the ones before, is not knowable
+            # here: exporting loses nothing, at the risk of a stretch counted twice. Only
+            # broker-side fencing (transactions) would close this; say that it happened.
+            self.counters.stalled_writes += len(written)
+            log.warning("event loop stalled while %d source snapshot(s) were written: their "
+                        "counts may also be exported by a new owner", len(written))
         if export:
             for counts in written:
                 counts.export(self.counters.events, self.counters.invalid)

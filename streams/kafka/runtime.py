@@ -95,6 +95,10 @@ class Runtime:
     def snapshots_refused(self) -> Iterator[tuple[str, int]]:
         yield from sorted(self.counters.snapshots_refused.items())
 
+    @property
+    def stalled_writes(self) -> int:
+        return self.counters.stalled_writes
+
     def episodes(self) -> list[Episode]:
         return self.merge.episodes()
 

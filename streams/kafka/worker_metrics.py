@@ -23,6 +23,8 @@ class Counters:
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)
     # Table name -> snapshots refused as too large (streams.kafka.snapshots.Refusals).
     snapshots_refused: dict[str, int] = field(default_factory=dict)
+    # Source snapshots written across a stall of the event loop (see IngestSide.checkpoint).
+    stalled_writes: int = 0
 
 
 class WorkerView(Protocol):
@@ -36,6 +38,9 @@ class WorkerView(Protocol):
     def truncated(self) -> Iterator[tuple[str, int, int]]: ...
 
     def snapshots_refused(self) -> Iterator[tuple[str, int]]: ...
+
+    @property
+    def stalled_writes(self) -> int: ...
 
 
 def worker_snapshot(parts: Iterable[SourcePartition], merges: Iterable[AreaMerge]) -> Snapshot:
@@ -83,6 +88,13 @@ class WorkerCollector(HarmwatchCollector):
         for table, n in worker.snapshots_refused():
             refused.add_metric([table], n)
         yield refused
+        yield CounterMetricFamily(names.SNAPSHOT_WRITES_STALLED,
+                                  "Source snapshots whose write was under way when this "
+                                  "worker's event loop stalled past half the session "
+                                  "timeout (SIGSTOP, a VM pause); their counts were "
+                                  "exported, and if the group replaced the worker meanwhile "
+                                  "its successor exports some of them again",
+                                  value=worker.stalled_writes)
         yield CounterMetricFamily(names.MERGE_LATE_PANES,
                                   "Partial panes that reached the merge after it had closed "
                                   "them (a partition resumed after being declared idle)",

@@ -19,7 +19,8 @@ from tests.alerting.alerting_stack import (
 from tests.support import free_port
 
 # Exported by the Kafka worker only (streams/kafka/worker_metrics.py).
-NOT_EMBEDDED = {c.CONSUMER_LAG, c.LOG_TRUNCATED_TOTAL, c.SNAPSHOTS_REFUSED_TOTAL}
+NOT_EMBEDDED = {c.CONSUMER_LAG, c.LOG_TRUNCATED_TOTAL, c.SNAPSHOTS_REFUSED_TOTAL,
+                c.SNAPSHOT_WRITES_STALLED_TOTAL}
 # Exposed once an area has a drop reference: 2 h of trailing history (or a previous day),
 # beyond the hour of history `harmwatch run` starts with (a longer prefill takes minutes
 # on a shared machine). tests/alerting/test_threat_dashboards.py scrapes it for real.

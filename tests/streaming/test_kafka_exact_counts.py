@@ -173,3 +173,25 @@ def test_a_worker_stopped_while_its_announcements_were_delivered_writes_no_snaps
         assert table.data == before and exported(a) == 2  # its successor counts 2 and 3
 
     asyncio.run(run())
+
+
+def test_a_worker_stopped_while_its_snapshot_was_on_its_way_exports_and_says_so(
+        config: Config) -> None:
+    """The stop lands after the last fence check, while the changelog record is being
+    delivered: the snapshot is in Kafka, so the counts are exported (a successor that
+    restored it will not count them), and the stall is counted for /metrics."""
+    now = [100.0]
+
+    async def run() -> None:
+        a, table, _ = await read_two_snapshot_read_two(config, now)
+
+        async def stalled_delivery() -> None:
+            now[0] += 15.0  # SIGSTOPped past the session timeout, the record in flight
+
+        table.send_changelog = lambda *_: stalled_delivery()  # type: ignore[method-assign]
+        assert a.counters.stalled_writes == 0
+        assert await a.snapshot([TP0]) == []
+        assert exported(a) == 4
+        assert a.counters.stalled_writes == 1
+
+    asyncio.run(run())

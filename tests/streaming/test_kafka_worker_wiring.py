@@ -243,6 +243,10 @@ class _View:
     def snapshots_refused(self) -> Any:
         return iter(sorted(self.side.counters.snapshots_refused.items()))
 
+    @property
+    def stalled_writes(self) -> int:
+        return self.side.counters.stalled_writes
+
 
 # --- episodes (#9 item 8) ------------------------------------------------------------------
 
