@@ -537,6 +537,32 @@ static PyObject *TagCounts_repr(TagCounts *self) {
     return r;
 }
 
+/* Room for ``n`` entries and ``key_bytes`` of keys without a regrowth (load at most 1/2). */
+static int reserve(TagCounts *t, Py_ssize_t n, size_t key_bytes) {
+    if (n > t->allocated) {
+        Entry *entries = PyMem_Realloc(t->entries, (size_t)n * sizeof(Entry));
+        if (entries == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->entries = entries;
+        t->allocated = n;
+    }
+    if (key_bytes > t->keys_allocated) {
+        char *keys = PyMem_Realloc(t->keys, key_bytes);
+        if (keys == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->keys = keys;
+        t->keys_allocated = key_bytes;
+    }
+    size_t slots = t->mask + 1;
+    while (slots < (size_t)n * 2)
+        slots *= 2;
+    return slots > t->mask + 1 ? grow_index(t, slots) : 0;
+}
+
 static PyObject *tagcount_summed(PyObject *Py_UNUSED(module), PyObject *tables) {
     TagCounts *out = (TagCounts *)PyObject_CallFunction((PyObject *)&TagCountsType, "n", 0);
     if (out == NULL)
@@ -546,6 +572,8 @@ static PyObject *tagcount_summed(PyObject *Py_UNUSED(module), PyObject *tables) 
         Py_DECREF(out);
         return NULL;
     }
+    Py_ssize_t entries = 0;
+    size_t key_bytes = 0;
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
         PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
         if (!PyObject_TypeCheck(t, &TagCountsType)) {
@@ -553,7 +581,17 @@ static PyObject *tagcount_summed(PyObject *Py_UNUSED(module), PyObject *tables) 
                          Py_TYPE(t)->tp_name);
             goto fail;
         }
-        if (ready((TagCounts *)t) < 0 || add_table(out, (TagCounts *)t) < 0)
+        if (ready((TagCounts *)t) < 0)
+            goto fail;
+        entries += ((TagCounts *)t)->used - ((TagCounts *)t)->dead;
+        key_bytes += ((TagCounts *)t)->keys_used;
+    }
+    /* Sized once for the sum of the tables (an upper bound of the union): built in one
+     * go, the table is filled without regrowing; it is short-lived (a block's seal). */
+    if (entries > 0 && (ready(out) < 0 || reserve(out, entries, key_bytes) < 0))
+        goto fail;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        if (add_table(out, (TagCounts *)PySequence_Fast_GET_ITEM(seq, i)) < 0)
             goto fail;
     }
     Py_DECREF(seq);

@@ -48,10 +48,11 @@ class _Block:
 class _StreamState:
     window: deque[tuple[int, TagCounts]] = field(default_factory=deque)  # (pane start, counts)
     blocks: deque[_Block] = field(default_factory=deque)  # sealed, oldest first
-    # The block being filled, exact (the sum of its panes as they left the window): sealed
-    # into a sketch when the next block begins.
+    # The block being filled, exact: its panes as they left the window, summed only when
+    # the block is sealed into a sketch (adding each pane into a running block table
+    # touched every area's large table at every pane close, mostly cache misses).
     block_start: int | None = None
-    block: TagCounts | None = None
+    block: list[TagCounts] = field(default_factory=list)
     first_fed: int | None = None
     fed_until: int | None = None
 
@@ -99,10 +100,7 @@ class EmergingTags:
             if st.block_start != start:
                 self._seal(st)
                 st.block_start = start
-            if st.block is None:
-                st.block = tags  # nothing else holds the pane's table now
-            else:
-                st.block.add_counts(tags)
+            st.block.append(tags)  # nothing else holds the pane's table now
         if st.first_fed is None:
             return
         st.fed_until = horizon
@@ -110,7 +108,7 @@ class EmergingTags:
         while st.blocks and st.blocks[0].start + cfg.block <= oldest:
             st.blocks.popleft()
         if st.block_start is not None and st.block_start + cfg.block <= oldest:
-            st.block_start, st.block = None, None
+            st.block_start, st.block = None, []
 
     def _seal(self, st: _StreamState) -> None:
         """The filled block into a sketch. Tags seen only once in the block are left out:
@@ -119,10 +117,11 @@ class EmergingTags:
         if st.block_start is None:
             return
         sketch = frequent_strings_sketch(self.cfg.lg_max_map_size)
-        if st.block is not None:
-            st.block.feed(sketch.update, 2)  # the block's exact counts, by tag
+        block = _folded(st)
+        if block is not None:
+            block.feed(sketch.update, 2)  # the block's exact counts, by tag
         st.blocks.append(_Block(st.block_start, sketch))
-        st.block_start, st.block = None, None
+        st.block_start, st.block = None, []
 
     def _coverage(self, st: _StreamState) -> int:
         if st.first_fed is None or st.fed_until is None:
@@ -142,6 +141,7 @@ class EmergingTags:
             if st is None:
                 continue
             covered = self._coverage(st)
+            _folded(st)  # each candidate's block count is then one lookup
             prefix = f"{stream}:"
             held = {s[len(prefix):] for s in open_subjects if s.startswith(prefix)}
             for tag, n in _window_counts(st.window, cfg.min_count, held):
@@ -156,7 +156,7 @@ class EmergingTags:
                area: str) -> Finding:
         cfg = self.cfg
         seen = (sum(b.sketch.get_estimate(tag) for b in st.blocks)
-                + (st.block.get(tag) if st.block is not None else 0))
+                + sum(pane.get(tag) for pane in st.block))
         expected = seen * cfg.window / covered if covered else 0.0
         base = max(expected, cfg.expected_floor)
         level = cfg.ratio * base
@@ -172,6 +172,20 @@ class EmergingTags:
                       + (" (never seen before)" if seen == 0 else "")
                       + f"; sketch error at most {error:.0f} per baseline")
         return Finding(SIGNAL, f"{stream}:{tag}", float(n), level, fire, clear, detail)
+
+
+def _folded(st: _StreamState) -> TagCounts | None:
+    """The filling block as one table: its panes added into the first (which nothing else
+    holds). Folded when it is read, every ``step``, so each pane is added once, and the
+    panes of a step one after the other into the same table."""
+    if not st.block:
+        return None
+    acc = st.block[0]
+    if len(st.block) > 1:
+        for pane in st.block[1:]:
+            acc.add_counts(pane)
+        st.block = [acc]
+    return acc
 
 
 def _window_counts(window: deque[tuple[int, TagCounts]], min_count: int,

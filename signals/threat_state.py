@@ -83,7 +83,7 @@ def _emerging(e: EmergingTags) -> dict[str, Any]:
         "blocks": [[b.start, base64.b64encode(b.sketch.serialize()).decode()]
                    for b in st.blocks],
         "block_start": st.block_start,
-        "block": None if st.block is None else st.block.to_dict(),
+        "block": summed(st.block).to_dict() if st.block else None,
         "first_fed": st.first_fed, "fed_until": st.fed_until,
     } for k, st in e._state.items()}, "top": e.top}
 
@@ -103,12 +103,12 @@ def _restore_emerging(e: EmergingTags, state: dict[str, Any]) -> None:
     e.top = {a: [(s, t, n) for s, t, n in rows] for a, rows in state["top"].items()}
 
 
-def _block(saved: dict[str, int] | list[list[Any]] | None) -> TagCounts | None:
-    """The filling block's exact counts; the dict-based version saved a list of its panes
-    (each [counts, repeated tags])."""
+def _block(saved: dict[str, int] | list[list[Any]] | None) -> list[TagCounts]:
+    """The filling block's exact counts, as one table (saved summed); the dict-based
+    version saved a list of its panes (each [counts, repeated tags])."""
     if isinstance(saved, list):
-        return summed([TagCounts(0, pane[0]) for pane in saved]) if saved else None
-    return None if saved is None else TagCounts(0, saved)
+        return [TagCounts(0, pane[0]) for pane in saved]
+    return [] if saved is None else [TagCounts(0, saved)]
 
 
 def _concentration(c: Concentration) -> dict[str, Any]:
