@@ -154,3 +154,23 @@ def test_image_build_leaves_out_this_machines_compiled_modules() -> None:
     runtime library it needs (that sits outside the packages)."""
     ignored = (REPO / ".dockerignore").read_text().split()
     assert "**/*.so" in ignored and ".venv/" in ignored
+
+
+def test_image_compiles_its_own_engine_and_proves_it_loads() -> None:
+    """docker/Dockerfile, read as text (no Docker here): a build stage compiles the engine
+    on the runtime's own base image, and the image build fails unless the compiled
+    modules are what loads (the same build and check as CI's compiled pass)."""
+    text = (REPO / "docker" / "Dockerfile").read_text()
+    stages = [line.split()[1:] for line in text.splitlines() if line.startswith("FROM ")]
+    assert [s[2:] for s in stages] == [["native"], []], stages
+    assert stages[0][0] == stages[1][0]  # one base image: one Python ABI
+    # Continuation lines joined and spaces collapsed: the checks read commands, not layout.
+    native, runtime = (" ".join(part.replace("\\\n", " ").split())
+                       for part in text.split("\nFROM ", 2)[1:])
+    assert "--require-hashes -r requirements/dev.lock" in native  # mypyc, from the lock
+    assert "RUN bash scripts/build-native.sh" in native
+    assert "COPY --from=native /src/signals ./signals" in runtime
+    assert "COPY --from=native /src/*__mypyc*.so ./" in runtime
+    assert "ENV PYTHONPATH=/app" in runtime
+    assert runtime.index("RUN python scripts/check-native.py compiled") > runtime.index(
+        "COPY --from=native /src/signals")
