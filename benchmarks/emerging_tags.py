@@ -106,17 +106,9 @@ def child(mode: str, path: Path, cpu: int) -> None:
     except (AttributeError, OSError):
         pass
     sys.path.insert(0, str(ROOT))
-    from signals.engine import Engine
     from signals.lines import decode_chunks
-    from streams.config_files import load_config, load_threats
 
-    config = load_config()
-    threats = load_threats(config=config)
-    if mode == "emerging":  # emerging tags alone: the figure the issue's 0.8x is about
-        threats = threats.model_copy(update={
-            "concentration": threats.concentration.model_copy(update={"enabled": False}),
-            "drops": threats.drops.model_copy(update={"enabled": False})})
-    engine = Engine(config, None if mode == "off" else threats)
+    engine: Any = engine_for(mode)
     base_kib = _status("VmRSS")
     rows = engine.evaluator.rows
     events = 0
@@ -136,7 +128,9 @@ def child(mode: str, path: Path, cpu: int) -> None:
                       "overflow": detector.overflow if detector else 0}))
 
 
-def _engine(mode: str) -> object:
+def engine_for(mode: str) -> object:
+    """The engine of a mode: "off" (no detectors), "emerging" (emerging tags alone, the
+    issue's 0.8x), "on" (all three detectors)."""
     from signals.engine import Engine
     from streams.config_files import load_config, load_threats
 
@@ -149,44 +143,6 @@ def _engine(mode: str) -> object:
     return Engine(config, None if mode == "off" else threats)
 
 
-def interleaved(path: Path, cpu: int, slices: int) -> None:
-    """Every mode in one process, each with its own engine, fed the same slice of the
-    file in turn (the order rotated per slice), timed per slice: the machine's load
-    changes over seconds, and here every mode sees the same seconds."""
-    try:
-        os.sched_setaffinity(0, {cpu})
-    except (AttributeError, OSError):
-        pass
-    sys.path.insert(0, str(ROOT))
-    from signals.lines import decode_chunks
-
-    lines = path.read_bytes().splitlines(keepends=True)
-    step = -(-len(lines) // slices)
-    engines: dict[str, Any] = {m: _engine(m) for m in MODES}
-    spent = dict.fromkeys(MODES, 0.0)
-    per_slice: dict[str, list[float]] = {m: [] for m in MODES}
-    clock = time.thread_time
-    for k in range(slices):
-        part = lines[k * step:(k + 1) * step]
-        order = MODES[k % 3:] + MODES[:k % 3]
-        for mode in order:
-            engine = engines[mode]
-            rows = engine.evaluator.rows
-            began = clock()
-            for batch in decode_chunks(part, lambda *_: None, 256):
-                engine.ingest.ingest_batch(batch)
-                if rows:
-                    engine.evaluator.drain_rows()
-            if k == slices - 1:
-                engine.flush()
-            took = clock() - began
-            spent[mode] += took
-            per_slice[mode].append(took)
-    print(json.dumps({"events": len(lines), "spent": spent, "per_slice": per_slice,
-                      "episodes": {m: len(e.threats.episodes) if e.threats else 0
-                                   for m, e in engines.items()}}))
-
-
 def _run(mode: str, path: Path, cpu: int) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, "--child", mode, "--file", str(path),
                           "--cpu", str(cpu)], check=True, capture_output=True, text=True)
@@ -195,22 +151,25 @@ def _run(mode: str, path: Path, cpu: int) -> dict[str, float]:
 
 
 def _report_interleaved(path: Path, cpu: int, slices: int) -> None:
-    out = subprocess.run([sys.executable, __file__, "--interleaved-child", "--interleaved",
-                          str(slices), "--file", str(path), "--cpu", str(cpu)],
-                         check=True, capture_output=True, text=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    spent, per = got["spent"], got["per_slice"]
-    print(f"interleaved: {slices} slices, every mode in one process (thread CPU time)")
-    print("| mode | events/s | threat episodes |")
-    print("|---|---|---|")
-    for mode in MODES:
-        print(f"| {mode} | {got['events'] / spent[mode]:,.0f} | {got['episodes'][mode]} |")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.interleaved_modes import run
+
+    print(f"interleaved: {slices} slices, one process per mode, in turn (thread CPU time)")
+    print("| pair | off events/s | mode events/s | mode/off, whole file | per slice median "
+          "(quartiles) | threat episodes |")
+    print("|---|---|---|---|---|---|")
+    # Each ratio from its own pair of processes: a third process in the rotation would
+    # share the CPU's caches between the two compared.
     for mode in ("emerging", "on"):
-        ratios = sorted(o / m for o, m in zip(per["off"], per[mode], strict=True) if m > 0)
+        got = run(path, cpu, slices, ("off", mode))
+        off, on = got["off"], got[mode]
+        ratios = sorted(o / m for o, m in zip(off["per_slice"], on["per_slice"], strict=True)
+                        if m > 0)
         q = statistics.quantiles(ratios, n=4)
-        print(f"{mode}/off throughput: {spent['off'] / spent[mode]:.3f} over the whole file; "
-              f"per slice median {statistics.median(ratios):.3f} "
-              f"(quartiles {q[0]:.3f}-{q[2]:.3f})")
+        print(f"| off + {mode} | {off['events'] / off['spent']:,.0f} | "
+              f"{on['events'] / on['spent']:,.0f} | {off['spent'] / on['spent']:.3f} | "
+              f"{statistics.median(ratios):.3f} ({q[0]:.3f}-{q[2]:.3f}) | {on['episodes']} |",
+              flush=True)
 
 
 def main() -> None:
@@ -224,15 +183,11 @@ def main() -> None:
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--interleaved", type=int, metavar="SLICES", default=0,
-                        help="instead: every mode in one process, the file cut into SLICES "
-                             "fed to each mode in turn (steadier on a shared machine)")
-    parser.add_argument("--interleaved-child", action="store_true", help=argparse.SUPPRESS)
+                        help="instead: one process per mode, the file cut into SLICES "
+                             "replayed by each in turn (steadier on a shared machine)")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.file, args.cpu)
-        return
-    if args.interleaved_child:
-        interleaved(args.file, args.cpu, args.interleaved)
         return
     path = sim_file(args.hours, args.seed)
     print(f"file: {path.name}, {sum(1 for _ in path.open('rb')):,} lines", flush=True)
