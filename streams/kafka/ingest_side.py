@@ -42,6 +42,7 @@ from signals.merge import (
     watermark_headers,
 )
 from signals.tags import TagSpec
+from streams.kafka import export_trace
 from streams.kafka.dead_letters import DeadLetters
 from streams.kafka.exact_counts import PartitionCounts
 from streams.kafka.faust_topics import WorkerTopics
@@ -127,6 +128,10 @@ class IngestSide:
                 saved.pop("counts", None) if saved is not None else None)
             if saved is not None:
                 part.restore(saved)
+            restored = self.counts[tp]
+            export_trace.note("restore", src, part.next_offset,
+                              export_trace.total(restored.exported_events),
+                              export_trace.total(restored.events))
             log.info("source %s: %s, next offset %d", src, "restored" if saved else "new",
                      part.next_offset)
             self.parts[tp] = part
@@ -174,7 +179,10 @@ class IngestSide:
             log.warning("event loop stalled while %d source snapshot(s) were written: their "
                         "counts may also be exported by a new owner", len(written))
         if export:
-            for counts in written:
+            for part, counts in zip(parts.values(), written, strict=True):
+                export_trace.note("export", part.source, part.next_offset,
+                                  export_trace.total(counts.exported_events),
+                                  export_trace.total(counts.events))
                 counts.export(self.counters.events, self.counters.invalid)
         return []
 

@@ -188,7 +188,7 @@ def test_a_worker_stopped_while_its_snapshot_was_on_its_way_exports_and_says_so(
         async def stalled_delivery() -> None:
             now[0] += 15.0  # SIGSTOPped past the session timeout, the record in flight
 
-        table.send_changelog = lambda *_: stalled_delivery()  # type: ignore[method-assign]
+        table.send_changelog = lambda *_: stalled_delivery()  # type: ignore[method-assign, assignment]
         assert a.counters.stalled_writes == 0
         assert await a.snapshot([TP0]) == []
         assert exported(a) == 4

@@ -1,0 +1,32 @@
+"""An opt-in trace of what each process exports of each source partition's counts.
+
+Set ``HARMWATCH_EXPORT_TRACE=/some/prefix`` and every worker appends JSON lines to
+``/some/prefix.<pid>``: one per restore of a partition (its snapshot's counted and exported
+totals) and one per export (the partition's cumulative count before and after it). Over
+all processes, each partition's exports must tile its count with no overlap; an overlap
+names the two processes and moments of a double export (docs/chaos.md). Source partitions
+and counts only: no id of any kind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from signals.ingest import Tally
+
+_PREFIX = os.environ.get("HARMWATCH_EXPORT_TRACE")
+
+
+def total(tally: Tally) -> int:
+    return sum(tally.values())
+
+
+def note(kind: str, source: str, next_offset: int, before: int, after: int) -> None:
+    if _PREFIX is None:
+        return
+    line = json.dumps({"t": time.time(), "pid": os.getpid(), "kind": kind, "source": source,
+                       "next_offset": next_offset, "before": before, "after": after})
+    with open(f"{_PREFIX}.{os.getpid()}", "a", encoding="utf-8") as out:
+        out.write(line + "\n")
