@@ -29,7 +29,7 @@ import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from signals.config import Config
-from streams.kafka import faust_fixes
+from streams.kafka import faust_fixes, heartbeats
 from streams.kafka.ingest_side import IngestSide
 from streams.kafka.merge_side import MergeSide
 from streams.kafka.options import WorkerOptions
@@ -65,6 +65,7 @@ def build_app(config: Config, settings: KafkaSettings,
     """Everything but the reader of the source topics (which a benchmark replaces)."""
     opts = opts or WorkerOptions()
     faust_fixes.apply()
+    heartbeats.apply()
     datadir = Path(tempfile.gettempdir()) / "harmwatch-faust" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(

@@ -16,6 +16,7 @@ from faust.types import TP
 
 from signals.config import Config
 from streams.config_files import load_config
+from streams.kafka import heartbeats
 from streams.kafka.ingest_side import IngestSide
 from streams.kafka.stall_fence import StallFence
 from tests.streaming.test_kafka_worker_wiring import T0, Record, Table, _ingest, _report
@@ -195,3 +196,62 @@ def test_a_worker_stopped_while_its_snapshot_was_on_its_way_exports_and_says_so(
         assert a.counters.stalled_writes == 1
 
     asyncio.run(run())
+
+
+def test_no_snapshot_while_the_group_has_not_accepted_a_heartbeat(config: Config) -> None:
+    """A worker dropped from the group without any stall of its loop (its heartbeats
+    refused or unanswered, as after a broker restart) reads on, but writes and exports
+    nothing until a heartbeat is accepted again: its successor counts those offsets."""
+    now, heard = [100.0], [1.0]
+
+    async def run() -> None:
+        a, _, table = _ingest(config)
+        a.fence = StallFence(10.0, 2.0, clock=lambda: now[0], heartbeat_age=lambda: heard[0])
+        await a.ingest_records(TP0, RECORDS[:2])
+        assert await a.snapshot([TP0]) == []
+        assert exported(a) == 2
+        before = dict(table.data)
+        await a.ingest_records(TP0, RECORDS[2:])
+        heard[0] = 5.5  # over half the session timeout without an accepted heartbeat
+        assert await a.snapshot([TP0]) == [TP0]
+        assert table.data == before and exported(a) == 2
+        heard[0] = 0.3  # still a member after all: snapshots resume, nothing lost
+        assert await a.snapshot([TP0]) == []
+        assert exported(a) == 4
+
+    asyncio.run(run())
+
+
+def test_the_fence_does_not_wait_for_a_first_heartbeat() -> None:
+    fence = StallFence(10.0, 2.0, clock=lambda: 0.0, heartbeat_age=lambda: None)
+    assert not fence.blocked()  # joining: nothing to fence yet
+
+
+def test_accepted_heartbeats_are_noted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(heartbeats, "_last_ok", [None])
+    answers = iter([True, False])
+    t = [50.0]
+
+    async def original(self: object) -> bool:
+        return next(answers)
+
+    wrapped = heartbeats.recording(original, clock=lambda: t[0])
+    assert heartbeats.age(lambda: t[0]) is None
+    assert asyncio.run(wrapped(object())) is True
+    t[0] = 53.0
+    assert heartbeats.age(lambda: t[0]) == 3.0
+    assert asyncio.run(wrapped(object())) is False  # refused: the age keeps growing
+    t[0] = 57.5
+    assert heartbeats.age(lambda: t[0]) == 7.5
+
+
+def test_the_coordinator_is_wrapped_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+    original = GroupCoordinator._do_heartbeat
+    monkeypatch.setattr(GroupCoordinator, "_do_heartbeat", original)
+    monkeypatch.setattr(GroupCoordinator, heartbeats._PATCHED, False, raising=False)
+    heartbeats.apply()
+    wrapped = GroupCoordinator._do_heartbeat
+    heartbeats.apply()
+    assert wrapped is not original and GroupCoordinator._do_heartbeat is wrapped
