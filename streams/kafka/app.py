@@ -142,6 +142,7 @@ def build_app(config: Config, settings: KafkaSettings,
                          content_type="application/x-ndjson")
 
     async def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        runtime.assignments.revoked(app.consumer_generation_id)
         # The source reader (attached last) first: it publishes and flushes the pane
         # messages of its final snapshot before the panes reader lets go.
         for direct in reversed(runtime.readers):
@@ -165,6 +166,11 @@ def attach_reader(app: faust.App, runtime: Runtime, owner: IngestSide | MergeSid
         await guard(lambda _: direct.run(), None)
 
     async def on_rebalance_complete(sender: Any, *args: Any, **kwargs: Any) -> None:
+        generation = app.consumer_generation_id
+        if not runtime.assignments.current(generation):
+            log.info("%s: recovery of generation %d completed after it was revoked: not "
+                     "taken over", owner.name, generation)
+            return
         direct.on_assigned({tp.partition for tp in app.assignor.assigned_actives()
                             if tp.topic == changelog})
 

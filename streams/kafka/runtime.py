@@ -17,6 +17,7 @@ from signals.merge import AreaMerge, SourcePartition
 from signals.pane_messages import NEG_INF, group_watermark
 from signals.records import Episode
 from signals.tags import tag_spec
+from streams.kafka.assignment_gate import AssignmentGate
 from streams.kafka.faust_topics import WorkerTopics
 from streams.kafka.ingest_side import IngestSide
 from streams.kafka.merge_side import MergeSide
@@ -50,6 +51,7 @@ class Runtime:
         self.opts = opts
         self.topics = WorkerTopics(app, settings)
         self.counters = Counters()
+        self.assignments = AssignmentGate()
         self.collector = WorkerCollector(config, pipelines=[self.counters],
                                          worker=self)
         self.registry = new_registry(self.collector)
