@@ -91,9 +91,10 @@ class WorkerCollector(HarmwatchCollector):
         yield CounterMetricFamily(names.SNAPSHOT_WRITES_STALLED,
                                   "Source snapshots whose write was under way when this "
                                   "worker's event loop stalled past half the session "
-                                  "timeout (SIGSTOP, a VM pause); their counts were "
-                                  "exported, and if the group replaced the worker meanwhile "
-                                  "its successor exports some of them again",
+                                  "timeout (SIGSTOP, a VM pause) or no heartbeat was "
+                                  "accepted for that long (a broker away); their counts "
+                                  "were exported, and if the group replaced the worker "
+                                  "meanwhile its successor exports some of them again",
                                   value=worker.stalled_writes)
         yield CounterMetricFamily(names.MERGE_LATE_PANES,
                                   "Partial panes that reached the merge after it had closed "
