@@ -7,10 +7,11 @@ against the single-engine backtest:
   (``decisions:3``) with the offsets it covers. Closed panes are split by policy area into
   :class:`PaneMessage` s (one per area whenever the partition's frontier moves), which the
   worker publishes on the internal panes topic keyed by area.
-- :class:`AreaMerge` (in :mod:`signals.area_merge`) holds one :class:`signals.evaluator.Evaluator` restricted to one area. It
-  sums the partials of every source partition and closes a pane only when every source
-  partition has announced a frontier past it: none is ever skipped, so no pane closes
-  without the data a source still holds for it.
+- :class:`AreaMerge` (in :mod:`signals.area_merge`) holds one
+  :class:`signals.evaluator.Evaluator` restricted to one area. It sums the partials of
+  every source partition and closes a pane only when every source partition has
+  announced a frontier past it: none is ever skipped, so no pane closes without the data
+  a source still holds for it.
 
 A quiet source partition moves the merge by moving its own frontier: the worker writes a
 watermark control record into that partition (:func:`watermark_headers`) carrying the
