@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -100,25 +101,36 @@ def distinct_file(tags: int, hours: float) -> Path:
     return path
 
 
-def child(mode: str, path: Path, cpu: int) -> None:
+def pin(cpu: int) -> None:
     try:
         os.sched_setaffinity(0, {cpu})
     except (AttributeError, OSError):
         pass
-    sys.path.insert(0, str(ROOT))
+
+
+def replay(engine: Any, lines: Iterable[bytes]) -> int:
+    """The backtest's loop (``streams/backtest/replay.py``) over ``lines``: valid events
+    into the engine in lists of 256, rows drained as they come. Returns the events."""
     from signals.lines import decode_chunks
 
-    engine: Any = engine_for(mode)
-    base_kib = _status("VmRSS")
     rows = engine.evaluator.rows
     events = 0
+    for batch in decode_chunks(lines, lambda *_: None, 256):
+        engine.ingest.ingest_batch(batch)
+        events += len(batch)
+        if rows:
+            engine.evaluator.drain_rows()
+    return events
+
+
+def child(mode: str, path: Path, cpu: int) -> None:
+    pin(cpu)
+    sys.path.insert(0, str(ROOT))
+    engine: Any = engine_for(mode)
+    base_kib = _status("VmRSS")
     with path.open("rb", buffering=1 << 20) as handle:
         began = time.process_time()
-        for batch in decode_chunks(handle, lambda *_: None, 256):
-            engine.ingest.ingest_batch(batch)
-            events += len(batch)
-            if rows:
-                engine.evaluator.drain_rows()
+        events = replay(engine, handle)
         engine.flush()
         elapsed = time.process_time() - began
     detector = engine.threats

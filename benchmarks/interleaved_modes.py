@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -29,28 +28,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def serve(mode: str, path: Path, cpu: int, slices: int) -> None:
-    try:
-        os.sched_setaffinity(0, {cpu})
-    except (AttributeError, OSError):
-        pass
     sys.path.insert(0, str(ROOT))
-    from benchmarks.emerging_tags import engine_for
-    from signals.lines import decode_chunks
+    from benchmarks.emerging_tags import engine_for, pin, replay
 
+    pin(cpu)
     engine: Any = engine_for(mode)
     lines = path.read_bytes().splitlines(keepends=True)
     step = -(-len(lines) // slices)
-    rows = engine.evaluator.rows
     print("ready", flush=True)
     for request in sys.stdin:
         if request.strip() == "end":
             break
         k = int(request)
         began = time.thread_time()
-        for batch in decode_chunks(lines[k * step:(k + 1) * step], lambda *_: None, 256):
-            engine.ingest.ingest_batch(batch)
-            if rows:
-                engine.evaluator.drain_rows()
+        replay(engine, lines[k * step:(k + 1) * step])
         if k == slices - 1:
             engine.flush()
         print(time.thread_time() - began, flush=True)

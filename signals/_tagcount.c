@@ -102,6 +102,30 @@ static size_t probe(const TagCounts *t, Py_hash_t hash, int kind, const char *da
     }
 }
 
+/* Room for ``n`` entries (n larger than allocated); -1 on error. */
+static int grow_entries(TagCounts *t, Py_ssize_t n) {
+    Entry *entries = PyMem_Realloc(t->entries, (size_t)n * sizeof(Entry));
+    if (entries == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->entries = entries;
+    t->allocated = n;
+    return 0;
+}
+
+/* Room for ``n`` bytes of keys (n larger than allocated); -1 on error. */
+static int grow_keys(TagCounts *t, size_t n) {
+    char *keys = PyMem_Realloc(t->keys, n);
+    if (keys == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->keys = keys;
+    t->keys_allocated = n;
+    return 0;
+}
+
 /* Appends a new entry for the key at index slot ``slot``; -1 on error. */
 static int insert_at(TagCounts *t, size_t slot, Py_hash_t hash, int kind, const char *data,
                      size_t size, int64_t count) {
@@ -109,27 +133,14 @@ static int insert_at(TagCounts *t, size_t slot, Py_hash_t hash, int kind, const 
         PyErr_SetString(PyExc_OverflowError, "TagCounts is full");
         return -1;
     }
-    if (t->used == t->allocated) {
-        Py_ssize_t n = t->allocated * 2;
-        Entry *entries = PyMem_Realloc(t->entries, (size_t)n * sizeof(Entry));
-        if (entries == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        t->entries = entries;
-        t->allocated = n;
-    }
+    if (t->used == t->allocated && grow_entries(t, t->allocated * 2) < 0)
+        return -1;
     if (t->keys_used + size + 1 > t->keys_allocated) {
         size_t n = t->keys_allocated * 2;
         while (n < t->keys_used + size + 1)
             n *= 2;
-        char *keys = PyMem_Realloc(t->keys, n);
-        if (keys == NULL) {
-            PyErr_NoMemory();
+        if (grow_keys(t, n) < 0)
             return -1;
-        }
-        t->keys = keys;
-        t->keys_allocated = n;
     }
     Entry *e = &t->entries[t->used];
     e->hash = hash;
@@ -539,24 +550,10 @@ static PyObject *TagCounts_repr(TagCounts *self) {
 
 /* Room for ``n`` entries and ``key_bytes`` of keys without a regrowth (load at most 1/2). */
 static int reserve(TagCounts *t, Py_ssize_t n, size_t key_bytes) {
-    if (n > t->allocated) {
-        Entry *entries = PyMem_Realloc(t->entries, (size_t)n * sizeof(Entry));
-        if (entries == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        t->entries = entries;
-        t->allocated = n;
-    }
-    if (key_bytes > t->keys_allocated) {
-        char *keys = PyMem_Realloc(t->keys, key_bytes);
-        if (keys == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        t->keys = keys;
-        t->keys_allocated = key_bytes;
-    }
+    if (n > t->allocated && grow_entries(t, n) < 0)
+        return -1;
+    if (key_bytes > t->keys_allocated && grow_keys(t, key_bytes) < 0)
+        return -1;
     size_t slots = t->mask + 1;
     while (slots < (size_t)n * 2)
         slots *= 2;

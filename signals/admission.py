@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from signals._clock import micros
-from signals.events import Event, Rejected
+from signals.events import Event, Rejected, decode_event
 
 MAX_FUTURE_S: Final = 600.0
 FUTURE_REASON: Final = "future_timestamp:occurred_at"
@@ -29,3 +29,14 @@ def too_far_ahead(event: Event, limit: float | None) -> Rejected | None:
     if limit is not None and micros(event.occurred_at) / 1e6 > limit:
         return Rejected(FUTURE_REASON, event.event_id)
     return None
+
+
+def admitted(raw: bytes, limit: float | None) -> Event | Rejected:
+    """The event in ``raw``, or why it is refused: invalid, or dated after ``limit`` (from
+    :func:`future_limit`; None for no guard)."""
+    event = decode_event(raw)
+    if limit is None or type(event) is Rejected:
+        return event
+    assert not isinstance(event, Rejected)
+    refused = too_far_ahead(event, limit)
+    return event if refused is None else refused

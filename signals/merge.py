@@ -33,10 +33,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from signals.admission import future_limit, too_far_ahead
+from signals.admission import admitted, future_limit
 from signals.area_merge import AreaMerge
 from signals.config import Config
-from signals.events import Event, Rejected, decode_event
+from signals.events import Event, Rejected
 from signals.ingest import COUNTED, DUPLICATE, LATE, Ingest, Outcome, Tally
 from signals.keys import Bucket, key_str
 from signals.pane_messages import (
@@ -55,17 +55,6 @@ from signals.threats import TagSpec
 
 __all__ = ["WATERMARK_HEADER", "AreaMerge", "PaneMessage", "SourcePartition", "decode",
            "encode", "pane_partition", "source_id", "watermark_headers"]
-
-
-def _admitted(raw: bytes, limit: float | None) -> Event | Rejected:
-    """The event in ``raw``, or why it is refused (``limit``: the newest admissible event
-    time, None for no future-date guard)."""
-    event = decode_event(raw)
-    if limit is None or type(event) is Rejected:
-        return event
-    assert not isinstance(event, Rejected)
-    refused = too_far_ahead(event, limit)
-    return event if refused is None else refused
 
 
 class SourcePartition:
@@ -150,7 +139,7 @@ class SourcePartition:
             if first < 0:
                 first = offset
             self.next_offset = offset + 1
-            event = _admitted(raw, limit)
+            event = admitted(raw, limit)
             if type(event) is Rejected:
                 rejected.append((offset, event))
                 continue
@@ -282,7 +271,7 @@ class SourcePartition:
                 break
             if offset < old_from:
                 continue
-            event = _admitted(raw, None if ahead is None or sent is None else sent + ahead)
+            event = admitted(raw, None if ahead is None or sent is None else sent + ahead)
             if type(event) is Rejected:
                 continue
             assert not isinstance(event, Rejected)

@@ -14,19 +14,19 @@ import json
 import os
 import time
 
-from signals.ingest import Tally
+from streams.kafka.exact_counts import PartitionCounts
 
 _PREFIX = os.environ.get("HARMWATCH_EXPORT_TRACE")
 
 
-def total(tally: Tally) -> int:
-    return sum(tally.values())
-
-
-def note(kind: str, source: str, next_offset: int, before: int, after: int) -> None:
+def note(kind: str, source: str, next_offset: int, counts: PartitionCounts) -> None:
+    """``counts`` as restored or as about to be exported: its exported and counted
+    totals (nothing is computed unless the trace is on)."""
     if _PREFIX is None:
         return
     line = json.dumps({"t": time.time(), "pid": os.getpid(), "kind": kind, "source": source,
-                       "next_offset": next_offset, "before": before, "after": after})
+                       "next_offset": next_offset,
+                       "before": sum(counts.exported_events.values()),
+                       "after": sum(counts.events.values())})
     with open(f"{_PREFIX}.{os.getpid()}", "a", encoding="utf-8") as out:
         out.write(line + "\n")

@@ -128,10 +128,7 @@ class IngestSide:
                 saved.pop("counts", None) if saved is not None else None)
             if saved is not None:
                 part.restore(saved)
-            restored = self.counts[tp]
-            export_trace.note("restore", src, part.next_offset,
-                              export_trace.total(restored.exported_events),
-                              export_trace.total(restored.events))
+            export_trace.note("restore", src, part.next_offset, self.counts[tp])
             log.info("source %s: %s, next offset %d", src, "restored" if saved else "new",
                      part.next_offset)
             self.parts[tp] = part
@@ -180,9 +177,7 @@ class IngestSide:
                         "counts may also be exported by a new owner", len(written))
         if export:
             for part, counts in zip(parts.values(), written, strict=True):
-                export_trace.note("export", part.source, part.next_offset,
-                                  export_trace.total(counts.exported_events),
-                                  export_trace.total(counts.events))
+                export_trace.note("export", part.source, part.next_offset, counts)
                 counts.export(self.counters.events, self.counters.invalid)
         return []
 
