@@ -21,10 +21,16 @@ What it does, in order (all randomness from ``--seed``, which is logged):
    market, signal, window_start, window_end) with the backtest's — missing, extra,
    differing and conflicting (two workers, two values) keys printed; alert episodes of the
    live workers with the backtest's; late panes; worker crashes (exits nobody asked for).
-   Counters: each worker process's last /metrics scrape (every second, and just before
-   a kill or a SIGTERM), summed, must *equal* the backtest's counted/duplicates/late: a
-   worker exports a partition's counts only for what a delivered snapshot covers, and a
-   new owner only what no process exported before it (streams/kafka/exact_counts.py).
+   Counters: a worker exports a partition's counts only for what a delivered snapshot
+   covers, and a new owner only what no process exported before it
+   (streams/kafka/exact_counts.py). The workers run with the export trace on
+   (``HARMWATCH_EXPORT_TRACE``): its exports, summed over every process, must *equal* the
+   backtest's counted/duplicates/late, with no stretch of any partition exported twice or
+   by nobody (``benchmarks/export_overlaps.py``). The /metrics scrapes (every second, and
+   just before a kill or a SIGTERM) must agree with it: each process's last scrape holds
+   every export it traced before that request and none after. So the trace is what
+   /metrics served, and the scrapes fall short only by what a killed process exported
+   after its last one (which no Prometheus counter can show either).
 
 Exit 0 when rows, episodes, counters and late panes match and no worker crashed more than
 ``--max-crashes`` times; 1 otherwise (the table is printed either way); 2 on a setup error.
@@ -45,8 +51,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.chaos_faults import FAULTS, Cluster, plan
+from benchmarks.chaos_faults import FAULTS, OUTCOMES, Cluster, plan
 from benchmarks.chaos_input import Truth, harden, row_key, simulate, truth
+from benchmarks.export_overlaps import TraceReport, check, load
 from streams.dev.kafka_broker import LocalKafka, free_port
 from streams.kafka.settings import KafkaSettings
 from streams.kafka.topics import create_topics
@@ -56,6 +63,8 @@ from tests.streaming.kafka_harness import (
     sorted_episodes,
     wait_until,
 )
+
+TRACE = "HARMWATCH_EXPORT_TRACE"
 
 
 @dataclass
@@ -75,7 +84,12 @@ class Outcome:
     stalled_writes: float = 0.0
     episodes_equal: bool = False
     episodes: tuple[int, int] = (0, 0)
-    counters: dict[str, tuple[float, int]] = field(default_factory=dict)
+    counters: dict[str, tuple[float, int]] = field(default_factory=dict)  # scraped
+    traced: dict[str, tuple[int, int]] = field(default_factory=dict)
+    trace_overlaps: list[str] = field(default_factory=list)
+    trace_gaps: list[str] = field(default_factory=list)
+    # Processes whose scrapes disagree with their trace: (name, outcome, scraped, traced).
+    scrape_mismatches: list[tuple[str, str, float, int]] = field(default_factory=list)
     crashes: list[tuple[str, int | None]] = field(default_factory=list)
     workers_run: int = 0
     settled: bool = False
@@ -83,16 +97,17 @@ class Outcome:
     seconds: float = 0.0
     samples: dict[str, list[Any]] = field(default_factory=dict)
 
-    def ok(self, max_crashes: int, counters_at_least: bool = False) -> bool:
-        """``counters_at_least``: the counters may exceed the truth (an open hole of the
-        exact counters, docs/chaos.md), never fall below it."""
-        counted = (all(got >= want for got, want in self.counters.values())
-                   if counters_at_least
-                   else all(got == want for got, want in self.counters.values()))
+    @property
+    def counted_exactly(self) -> bool:
+        return (bool(self.traced) and all(got == want for got, want in self.traced.values())
+                and not self.trace_overlaps and not self.trace_gaps
+                and not self.scrape_mismatches)
+
+    def ok(self, max_crashes: int) -> bool:
         return (self.settled and self.producer_rc == 0 and not self.missing
                 and not self.extra and not self.differing and not self.conflicting
                 and self.late_panes == 0 and self.episodes_equal
-                and len(self.crashes) <= max_crashes and counted)
+                and len(self.crashes) <= max_crashes and self.counted_exactly)
 
     def table(self) -> str:
         head = ("| phase | what | rows expected | missing | extra | differing | late panes |\n"
@@ -133,8 +148,30 @@ def compare(t: Truth, cluster: Cluster, out: Outcome) -> None:
     want = {"counted": t.counted, "duplicate": t.duplicates, "late": t.late}
     out.counters = {o: (sum(inc.events.get(o, 0.0) for inc in cluster.all), want[o])
                     for o in want}
+    trace = check(load(f"{cluster.env.env[TRACE]}.*"))
+    out.traced = {o: (trace.exported.get(o, 0), want[o]) for o in want}
+    out.trace_overlaps, out.trace_gaps = trace.overlaps, trace.gaps
+    out.scrape_mismatches = scrape_mismatches(cluster, trace)
     out.crashes = list(cluster.crashes)
     out.workers_run = len(cluster.all)
+
+
+def scrape_mismatches(cluster: Cluster, trace: TraceReport) -> list[tuple[str, str, float, int]]:
+    """Each process's last scrape against its own trace: it must hold every export the
+    process traced before the request started and none traced after it ended (the same
+    machine's clock). So the trace is what /metrics served; the harness's scrapes only
+    miss what a killed process exported after its last one."""
+    bad = []
+    for inc in cluster.all:
+        assert inc.worker.proc is not None
+        start, end = inc.scraped_at
+        before = trace.exported_by(inc.worker.proc.pid, start, inclusive=False)
+        by_end = trace.exported_by(inc.worker.proc.pid, end, inclusive=True)
+        for o in OUTCOMES:
+            got = inc.events.get(o, 0.0)
+            if not before.get(o, 0) <= got <= by_end.get(o, 0):
+                bad.append((inc.worker.name, o, got, before.get(o, 0)))
+    return bad
 
 
 def settle(cluster: Cluster, producer_done: Callable[[], bool], timeout: float,
@@ -191,6 +228,8 @@ def run(args: argparse.Namespace) -> Outcome:
     kafka = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
     kafka.start(timeout=180)
     env = Env(kafka.bootstrap, work, partitions=args.partitions)
+    (work / "trace").mkdir(exist_ok=True)
+    env.env[TRACE] = str(work / "trace" / "x")
     create_topics(KafkaSettings(broker=kafka.bootstrap, topic_prefix=env.prefix,
                                 app_id=env.app_id, partitions=args.partitions))
     cluster = Cluster(env, kafka, ["--idle-after", str(args.idle_after)], log)
@@ -232,9 +271,12 @@ def run(args: argparse.Namespace) -> Outcome:
          "conflicting": len(out.conflicting), "late_panes": out.late_panes,
          "stalled_writes": out.stalled_writes,
          "episodes": out.episodes, "episodes_equal": out.episodes_equal,
-         "counters": out.counters, "crashes": out.crashes, "workers_run": out.workers_run,
+         "counters": out.counters, "traced": out.traced,
+         "trace_overlaps": out.trace_overlaps, "trace_gaps": out.trace_gaps,
+         "scrape_mismatches": out.scrape_mismatches, "crashes": out.crashes,
+         "workers_run": out.workers_run,
          "settled": out.settled, "producer_rc": out.producer_rc, "seconds": out.seconds,
-         "edits": t.edits, "ok": out.ok(args.max_crashes, args.counters_at_least),
+         "edits": t.edits, "ok": out.ok(args.max_crashes),
          "samples": out.samples},
         indent=1, default=str))
     logfile.close()
@@ -249,9 +291,16 @@ def report(out: Outcome, t: Truth, log: Callable[[str], None]) -> None:
         log(f"CONFLICTING {list(k)}: two workers wrote different values")
     log(f"episodes: {out.episodes[0]} from the live workers, {out.episodes[1]} in the "
         f"backtest: {'equal' if out.episodes_equal else 'DIFFERENT'}")
-    for o, (got, want) in out.counters.items():
-        log(f"counter {o}: {got:,.0f} summed over {out.workers_run} processes' last scrape, "
-            f"{want:,} in the backtest ({got - want:+,.0f})")
+    for o, (got, want) in out.traced.items():
+        scraped = out.counters[o][0]
+        log(f"counter {o}: {got:,} exported by {out.workers_run} processes (trace), "
+            f"{want:,} in the backtest ({got - want:+,}); {scraped:,.0f} by their last "
+            f"scrapes ({scraped - want:+,.0f})")
+    for line in out.trace_overlaps[:10] + out.trace_gaps[:10]:
+        log(f"TRACE {line}")
+    for name, o, served, had in out.scrape_mismatches[:10]:
+        log(f"SCRAPE {name} {o}: its last scrape served {served:,.0f}, its trace had "
+            f"{had:,} before that scrape")
     log(f"snapshots written across a stall: {out.stalled_writes:,.0f}")
     log(f"crashes: {out.crashes or 'none'}; settled: {out.settled}; "
         f"producer exit {out.producer_rc}; {out.seconds:.0f}s")
@@ -295,11 +344,6 @@ def parser() -> argparse.ArgumentParser:
                    help="give up waiting for lag 0 and no new rows after this long (s)")
     p.add_argument("--max-crashes", type=int, metavar="N", default=0,
                    help="worker exits nobody asked for that still pass (a crash loop fails)")
-    p.add_argument("--counters-at-least", action="store_true",
-                   help="pass when the exported counters are at or above the truth (nothing "
-                        "lost) instead of equal: an intermittent double export is a known "
-                        "open bug (docs/chaos.md); the run still reports the snapshots "
-                        "written across a stall, one known cause")
     p.add_argument("--work", metavar="DIR",
                    help="directory for the input, logs and rows (default: a temp dir, kept)")
     p.add_argument("--label", help="name of the run in the table (default: the seed)")
@@ -313,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, AssertionError) as exc:
         print(f"chaos: setup failed: {exc}", file=sys.stderr)
         return 2
-    return 0 if out.ok(args.max_crashes, args.counters_at_least) else 1
+    return 0 if out.ok(args.max_crashes) else 1
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ class Incarnation:
     started: float
     told_to_exit: bool = False
     stopped: bool = False  # SIGSTOPped right now: do not scrape
+    # Wall-clock span of the request that gave ``events`` (the trace's clock): the figures
+    # hold every export traced before its start and none traced after its end.
+    scraped_at: tuple[float, float] = (float("-inf"), float("-inf"))
     events: dict[str, float] = field(default_factory=dict)
     late_panes: float = 0.0
     stalled_writes: float = 0.0
@@ -67,6 +70,8 @@ class Cluster:
                 inc.told_to_exit = True
                 if inc.stopped and inc.worker.proc is not None:
                     inc.worker.proc.send_signal(signal.SIGCONT)
+                    inc.stopped = False
+                self.scrape(inc)
                 inc.worker.stop(timeout=20)
             self.live = []
 
@@ -102,12 +107,15 @@ class Cluster:
     def scrape(self, inc: Incarnation) -> str:
         if inc.stopped:
             return ""
+        start = time.time()
         text = inc.worker.metrics()
+        end = time.time()
         if not text:
             return ""
         try:
             inc.events = {o: metric_sum(text, "harmwatch_events_total", outcome=o)
                           for o in OUTCOMES}
+            inc.scraped_at = (start, end)
             inc.late_panes = metric_sum(text, "harmwatch_merge_late_panes_total")
             inc.stalled_writes = metric_sum(text, "harmwatch_snapshot_writes_stalled_total")
             inc.lag = metric_sum(text, "harmwatch_consumer_lag")
