@@ -55,6 +55,7 @@ from benchmarks.chaos_faults import FAULTS, OUTCOMES, Cluster, plan
 from benchmarks.chaos_input import Truth, harden, row_key, simulate, truth
 from benchmarks.export_overlaps import TraceReport, check, load
 from streams.dev.kafka_broker import LocalKafka, free_port
+from streams.kafka.export_trace import ENV as TRACE
 from streams.kafka.settings import KafkaSettings
 from streams.kafka.topics import create_topics
 from tests.streaming.kafka_harness import (
@@ -63,8 +64,6 @@ from tests.streaming.kafka_harness import (
     sorted_episodes,
     wait_until,
 )
-
-TRACE = "HARMWATCH_EXPORT_TRACE"
 
 
 @dataclass

@@ -34,7 +34,7 @@ class TraceReport:
     overlaps: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     exported: dict[str, int] = field(default_factory=dict)  # outcome -> summed exports
-    # pid -> (time, outcome -> exported) for each of its exports, in time order
+    # pid -> (time, outcome -> exported) for each of its exports
     by_pid: dict[int, list[tuple[float, dict[str, int]]]] = field(default_factory=dict)
 
     def exported_by(self, pid: int, until: float, inclusive: bool) -> dict[str, int]:
@@ -55,12 +55,11 @@ def load(pattern: str) -> list[Row]:
     return rows
 
 
-def _add(into: dict[str, int], e: Row) -> None:
+def _deltas(e: Row) -> dict[str, int]:
+    """What one export line added to its process's counters, per outcome."""
     before = e.get("outcomes_before", {})
-    for outcome, n in e.get("outcomes_after", {}).items():
-        delta = n - before.get(outcome, 0)
-        if delta:
-            into[outcome] = into.get(outcome, 0) + delta
+    return {outcome: n - before.get(outcome, 0)
+            for outcome, n in e.get("outcomes_after", {}).items() if n != before.get(outcome, 0)}
 
 
 def _restores_near(events: list[Row], t0: float, t1: float) -> list[str]:
@@ -81,9 +80,9 @@ def check(rows: list[Row]) -> TraceReport:
         reach = 0
         last: Row | None = None
         for e in exports:
-            _add(report.exported, e)
-            deltas: dict[str, int] = {}
-            _add(deltas, e)
+            deltas = _deltas(e)
+            for outcome, n in deltas.items():
+                report.exported[outcome] = report.exported.get(outcome, 0) + n
             report.by_pid.setdefault(int(e["pid"]), []).append((float(e["t"]), deltas))
             if e["before"] < reach and last is not None:
                 twice = min(reach, e["after"]) - e["before"]
@@ -97,8 +96,6 @@ def check(rows: list[Row]) -> TraceReport:
                                    f"(next export by pid {e['pid']} at {e['t']:.3f})")
             if e["after"] > reach:
                 reach, last = e["after"], e
-    for exports_of_pid in report.by_pid.values():
-        exports_of_pid.sort(key=lambda x: x[0])
     return report
 
 

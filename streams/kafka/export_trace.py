@@ -18,7 +18,8 @@ import time
 from signals.ingest import Tally
 from streams.kafka.exact_counts import PartitionCounts
 
-_PREFIX = os.environ.get("HARMWATCH_EXPORT_TRACE")
+ENV = "HARMWATCH_EXPORT_TRACE"
+_PREFIX = os.environ.get(ENV)
 
 
 def _by_outcome(tally: Tally) -> dict[str, int]:
