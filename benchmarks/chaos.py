@@ -1,5 +1,5 @@
 """Chaos run: two `harmwatch worker`s against a real Kafka 4.2.2 broker, one fault every
-8-15 s, then the union of everything the workers wrote against the backtest of the file.
+8-15 s, then the union of everything the workers wrote against the backtest of the logs.
 
     .venv/bin/python benchmarks/chaos.py --seed 7 --faults 7 --events 40000
 
@@ -7,7 +7,7 @@ What it does, in order (all randomness from ``--seed``, which is logged):
 
 1. input: ``harmwatch simulate`` edited by ``benchmarks/chaos_input.py`` — appeals cut out
    for stretches longer than the idle timeout (quiet partitions), late lines, far
-   duplicates; the truth is ``harmwatch backtest --partitions N`` of that file;
+   duplicates; ``harmwatch backtest --partitions N`` of that file is its truth;
 2. a LocalKafka broker, topics with a fresh prefix, two workers as the README starts them
    (``harmwatch worker`` + ``--signals-out``/``--episodes-out``/``--idle-after``);
 3. ``harmwatch produce --rate R --final-watermark`` in the background, and meanwhile
@@ -17,8 +17,15 @@ What it does, in order (all randomness from ``--seed``, which is logged):
    kind comes once before any repeats;
 4. settle: the producer is done, every live worker reports lag 0 and no new row has been
    written for 20 s;
-5. compare: signal rows of *all* workers (killed ones included) united by key (area,
-   market, signal, window_start, window_end) with the backtest's — missing, extra,
+5. the truth of the logs: ``harmwatch backtest --from-kafka`` of the source topics, which
+   holds what the file cannot — the watermark records the workers' idle check wrote into
+   quiet partitions (an event read after one, older than the group watermark it carried,
+   is late, where the file backtest may count it) and each record's timestamp. The logs
+   must hold the file exactly (each distinct valid id counted or late in both, the same
+   invalid lines; a producer retry may only add duplicates), and the workers must equal
+   the logs;
+6. compare: signal rows of *all* workers (killed ones included) united by key (area,
+   market, signal, window_start, window_end) with the logs' backtest — missing, extra,
    differing and conflicting (two workers, two values) keys printed; alert episodes of the
    live workers with the backtest's; late panes; worker crashes (exits nobody asked for).
    Counters: a worker exports a partition's counts only for what a delivered snapshot
@@ -52,7 +59,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.chaos_faults import FAULTS, OUTCOMES, Cluster, plan
-from benchmarks.chaos_input import Truth, harden, row_key, simulate, truth
+from benchmarks.chaos_input import Truth, harden, log_truth, row_key, simulate, truth
 from benchmarks.export_overlaps import TraceReport, check, load
 from streams.dev.kafka_broker import LocalKafka, free_port
 from streams.kafka.export_trace import ENV as TRACE
@@ -95,6 +102,19 @@ class Outcome:
     producer_rc: int | None = None
     seconds: float = 0.0
     samples: dict[str, list[Any]] = field(default_factory=dict)
+    # The logs against the file: (counted, duplicates, late, invalid) of each backtest,
+    # and the rows the logs' watermark records changed.
+    logs_vs_file: dict[str, tuple[int, int]] = field(default_factory=dict)
+    rows_moved_by_records: int = 0
+
+    @property
+    def logs_hold_the_file(self) -> bool:
+        """Every line of the file is in the logs once (a producer retry may add a copy,
+        which the dedupe counts as a duplicate): each distinct valid id is counted or late
+        in both, the invalid lines are the same."""
+        (lc, fc), (ld, fd), (ll, fl), (li, fi) = (self.logs_vs_file[k] for k in (
+            "counted", "duplicate", "late", "invalid"))
+        return lc + ll == fc + fl and li == fi and ld >= fd
 
     @property
     def counted_exactly(self) -> bool:
@@ -103,7 +123,8 @@ class Outcome:
                 and not self.scrape_mismatches)
 
     def ok(self, max_crashes: int) -> bool:
-        return (self.settled and self.producer_rc == 0 and not self.missing
+        return (self.settled and self.producer_rc == 0 and self.logs_hold_the_file
+                and not self.missing
                 and not self.extra and not self.differing and not self.conflicting
                 and self.late_panes == 0 and self.episodes_equal
                 and len(self.crashes) <= max_crashes and self.counted_exactly)
@@ -115,6 +136,16 @@ class Outcome:
         return (f"{head}\n| {self.label} | {what} | {self.rows_expected:,} | "
                 f"{len(self.missing):,} | {len(self.extra):,} | "
                 f"{len(self.differing):,} | {self.late_panes:,.0f} |")
+
+
+def logs_against_file(t: Truth, lt: Truth, out: Outcome) -> None:
+    """The log replay is the workers' truth; the file backtest checks the logs hold the
+    input, and their difference is what the watermark records decided."""
+    out.logs_vs_file = {"counted": (lt.counted, t.counted),
+                        "duplicate": (lt.duplicates, t.duplicates),
+                        "late": (lt.late, t.late), "invalid": (lt.invalid, t.invalid)}
+    out.rows_moved_by_records = sum(1 for k, v in t.rows.items() if lt.rows.get(k) != v) + sum(
+        1 for k in lt.rows if k not in t.rows)
 
 
 def compare(t: Truth, cluster: Cluster, out: Outcome) -> None:
@@ -255,7 +286,14 @@ def run(args: argparse.Namespace) -> Outcome:
         if out.producer_rc != 0:
             assert producer.stderr is not None
             log(f"PRODUCER exited {out.producer_rc}: {producer.stderr.read()[-2000:]}")
-        compare(t, cluster, out)
+        lt = log_truth(kafka.bootstrap, env.prefix, work, t)
+        logs_against_file(t, lt, out)
+        log(f"logs: {lt.counted:,} counted, {lt.duplicates:,} duplicates, {lt.late:,} late, "
+            f"{lt.invalid:,} invalid (`backtest --from-kafka`); the logs' watermark records "
+            f"made {lt.late - t.late:+,} events late and changed "
+            f"{out.rows_moved_by_records:,} rows; the logs "
+            f"{'hold' if out.logs_hold_the_file else 'DO NOT hold'} the file exactly")
+        compare(lt, cluster, out)
     finally:
         cluster.end()
         if producer is not None and producer.poll() is None:
@@ -275,7 +313,9 @@ def run(args: argparse.Namespace) -> Outcome:
          "scrape_mismatches": out.scrape_mismatches, "crashes": out.crashes,
          "workers_run": out.workers_run,
          "settled": out.settled, "producer_rc": out.producer_rc, "seconds": out.seconds,
-         "edits": t.edits, "ok": out.ok(args.max_crashes),
+         "edits": t.edits, "logs_vs_file": out.logs_vs_file,
+         "rows_moved_by_records": out.rows_moved_by_records,
+         "ok": out.ok(args.max_crashes),
          "samples": out.samples},
         indent=1, default=str))
     logfile.close()
@@ -319,8 +359,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Chaos run against a real local Kafka broker: two harmwatch workers, "
                     "one fault every 8-15 s from a logged seed, then every worker's signal "
-                    "rows united and compared with `harmwatch backtest --partitions N` of "
-                    "the same file. Exit 0 on an exact match, 1 on any difference.",
+                    "rows united and compared with `harmwatch backtest --from-kafka` of the "
+                    "source topics, which must hold the input file exactly (`backtest "
+                    "--partitions N` of it). Exit 0 on an exact match, 1 on any difference.",
         formatter_class=DefaultsHelp)
     p.add_argument("--seed", type=int, metavar="N", default=7,
                    help="seed of the input and the faults")

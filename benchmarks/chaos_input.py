@@ -127,11 +127,36 @@ _COUNTS = re.compile(r"events: ([\d,]+) counted, ([\d,]+) duplicates, ([\d,]+) l
 
 def truth(events: Path, partitions: int, work: Path, edits: dict[str, int]) -> Truth:
     """The backtest with the worker's partitioned semantics, and an independent id count."""
-    signals = work / "backtest-signals.jsonl"
-    done = _run("backtest", "--events", str(events), "--partitions", str(partitions),
-                "--format", "jsonl", "--signals-out", str(signals))
+    t = _backtest(["--events", str(events), "--partitions", str(partitions)],
+                  work / "backtest-signals.jsonl")
+    seen: set[bytes] = set()
+    for line in events.read_bytes().split(b"\n"):
+        if not line.strip():
+            continue
+        t.lines += 1
+        eid = line.split(b'"event_id":"', 1)[1].split(b'"', 1)[0]
+        if eid in seen:
+            t.repeated_ids += 1
+        seen.add(eid)
+    t.edits = edits
+    return t
+
+
+def log_truth(broker: str, topic_prefix: str, work: Path, file_truth: Truth) -> Truth:
+    """``backtest --from-kafka`` of the source topics after the run: the file's truth
+    plus what only the logs hold (the workers' watermark records, each record's
+    timestamp), so the workers' exact rows and counters."""
+    t = _backtest(["--from-kafka", "--broker", broker, "--topic-prefix", topic_prefix],
+                  work / "log-backtest-signals.jsonl")
+    t.lines, t.repeated_ids, t.edits = (file_truth.lines, file_truth.repeated_ids,
+                                        file_truth.edits)
+    return t
+
+
+def _backtest(source: list[str], signals: Path) -> Truth:
+    done = _run("backtest", *source, "--format", "jsonl", "--signals-out", str(signals))
     episodes = [json.loads(x) for x in done.stdout.splitlines() if x.strip()]
-    text = _run("backtest", "--events", str(events), "--partitions", str(partitions))
+    text = _run("backtest", *source)
     match = _COUNTS.search(text.stdout + text.stderr)
     if match is None:
         raise RuntimeError("backtest printed no 'events: ... counted' line")
@@ -139,16 +164,5 @@ def truth(events: Path, partitions: int, work: Path, edits: dict[str, int]) -> T
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in read_jsonl(signals):
         rows[row_key(row)] = row
-    seen: set[bytes] = set()
-    repeated = 0
-    n = 0
-    for line in events.read_bytes().split(b"\n"):
-        if not line.strip():
-            continue
-        n += 1
-        eid = line.split(b'"event_id":"', 1)[1].split(b'"', 1)[0]
-        if eid in seen:
-            repeated += 1
-        seen.add(eid)
-    return Truth(lines=n, rows=rows, episodes=episodes, counted=counted, duplicates=dups,
-                 late=late, invalid=invalid, repeated_ids=repeated, edits=edits)
+    return Truth(lines=0, rows=rows, episodes=episodes, counted=counted, duplicates=dups,
+                 late=late, invalid=invalid, repeated_ids=0)

@@ -23,10 +23,14 @@ class LocalMerge:
 
     def __init__(self, config: Config, sources: list[str],
                  keep_closed: int = KEEP_CLOSED_EPISODES,
-                 threats: ThreatsConfig | None = None) -> None:
+                 threats: ThreatsConfig | None = None,
+                 max_future_s: float | None = None) -> None:
+        """``max_future_s``: the future-date guard of :meth:`SourcePartition.feed_sent`
+        (None: none, as a file has no send times)."""
         self.config = config
         spec = None if threats is None else tag_spec(threats)
-        self.parts = {s: SourcePartition(config, s, config.areas, threats=spec)
+        self.parts = {s: SourcePartition(config, s, config.areas, max_future_s=max_future_s,
+                                         threats=spec)
                       for s in sources}
         self.merges = {a: AreaMerge(config, a, sources, keep_closed, threats)
                        for a in config.areas}

@@ -93,7 +93,13 @@ def run_partitioned(config: Config, events: Path, partitions: int,
         _count(merge, batch, out, keep_rows)
         if newest != float("-inf"):  # the end of the file, as `produce --final-watermark`
             merge.watermark((int(newest // config.pane_s) + 1) * config.pane_s)
-        _write(merge, out, keep_rows)
+        write_rows(merge, out, keep_rows)
+    return summed_pipeline(pipeline, merge)
+
+
+def summed_pipeline(pipeline: Pipeline, merge: LocalMerge) -> Pipeline:
+    """``pipeline`` with the merged episodes and the partitions' summed counters, so the
+    reports read it as they read a single-engine backtest."""
     engine = pipeline.engine
     engine.evaluator.episodes = sort_episodes(
         e for m in merge.merges.values()
@@ -111,10 +117,10 @@ def _count(merge: LocalMerge, batch: dict[str, list[tuple[int, bytes]]],
         part = merge.parts[src]
         part.feed_batch(records, merge.tally)
         merge.publish(part, part.take_messages())
-    _write(merge, out, keep_rows)
+    write_rows(merge, out, keep_rows)
 
 
-def _write(merge: LocalMerge, out: IO[bytes] | None, keep: list[SignalRow] | None) -> None:
+def write_rows(merge: LocalMerge, out: IO[bytes] | None, keep: list[SignalRow] | None) -> None:
     rows = [r for m in merge.merges.values() for r in m.evaluator.drain_rows()]
     if keep is not None:
         keep.extend(r for r in rows if r.market is None)

@@ -16,8 +16,11 @@ from streams.cli.args import (
     load_or_exit,
     threats_or_exit,
 )
+from streams.cli.kafka_args import add_kafka_args
 
 if TYPE_CHECKING:
+    from signals.pipeline import Pipeline
+    from signals.threats_config import ThreatsConfig
     from streams.backtest.incidents import KnownIncident
 
 
@@ -44,8 +47,21 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     scoring = incidents is not None or args.score_out is not None
     rows: list[SignalRow] | None = [] if args.html else None
     coverage = Coverage(config.pane_s) if scoring else None
+    if (args.events is None) == (not args.from_kafka):
+        print("harmwatch: give either --events FILE.jsonl or --from-kafka", file=sys.stderr)
+        return 2
+    if args.from_kafka and (args.partitions or args.rejects_out):
+        print("harmwatch: --from-kafka replays the topics' own partitions and leaves invalid "
+              "events in the dead-letter topic: drop --partitions and --rejects-out",
+              file=sys.stderr)
+        return 2
     try:
-        if args.partitions:
+        if args.from_kafka:
+            kept = rows if rows is not None or coverage is None else []
+            pipeline, source = _from_kafka(args, config, kept, threats)
+            if coverage is not None and kept is not None:
+                coverage.add(kept)
+        elif args.partitions:
             from streams.backtest.partitioned import run_partitioned
 
             kept = rows if rows is not None or coverage is None else []
@@ -60,6 +76,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         print(f"harmwatch: cannot read or write: {exc.filename or ''}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
+    if not args.from_kafka:
+        source = args.events.name
     episodes = pipeline.engine.evaluator.episodes
     result = None
     if coverage is not None:
@@ -87,13 +105,33 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         from streams.backtest.html_report import render
 
         engine = pipeline.engine
-        summary = (f"{args.events.name}: {engine.ingest.counted:,} events counted, "
+        summary = (f"{source}: {engine.ingest.counted:,} events counted, "
                    f"{engine.ingest.duplicates:,} duplicates, {engine.ingest.late:,} late, "
                    f"{pipeline.invalid_total:,} invalid; config {config.digest}")
         args.html.write_text(render(config, rows or [], episodes, summary, args.all_areas,
                                     incidents or [], result), encoding="utf-8")
         print(f"report: {args.html}", file=sys.stderr)
     return 0
+
+
+def _from_kafka(args: argparse.Namespace, config: Config, kept: list[SignalRow] | None,
+                threats: ThreatsConfig | None) -> tuple[Pipeline, str]:
+    """Replay the source topics as the workers read them; exits 2 when they cannot be."""
+    from streams.backtest.kafka_logs import LogReadError, open_source_logs
+    from streams.backtest.log_replay import replay_logs
+    from streams.cli.kafka_args import settings_or_exit
+
+    settings = settings_or_exit(args)
+    try:
+        logs, batches = open_source_logs(settings)
+        print(f"from-kafka: {logs.records:,} records in {len(logs.streams)} partitions of "
+              f"{', '.join(settings.source_topics.values())} on {settings.broker}",
+              file=sys.stderr)
+        pipeline = replay_logs(config, logs.streams, batches, args.signals_out, kept, threats)
+    except LogReadError as exc:
+        print(f"harmwatch: cannot read the source topics: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return pipeline, f"{settings.topic_prefix}* on {settings.broker}"
 
 
 def _partitions(text: str) -> int:
@@ -109,8 +147,15 @@ def register(sub: Subparsers) -> None:
         description="Replay events from a file through the same engine as the live system "
                     "and print the alert episodes it would have produced. Exit 0 when the "
                     "file was read to its end, 2 when the file or config cannot be read.")
-    p.add_argument("--events", type=Path, required=True, metavar="FILE.jsonl",
+    p.add_argument("--events", type=Path, metavar="FILE.jsonl",
                    help="events, one JSON object per line (the three streams may be mixed)")
+    p.add_argument("--from-kafka", action="store_true",
+                   help="instead of a file, replay the source topics on the broker as the "
+                        "workers read them: each partition's log in offset order with the "
+                        "watermark records the workers' idle check wrote, the future-date "
+                        "guard against each record's timestamp; the live workers' exact "
+                        "rows, episodes and counters up to the last watermark in the logs")
+    add_kafka_args(p)
     add_config_arg(p)
     add_threats_args(p)
     p.add_argument("--format", choices=("text", "jsonl"), default="text",

@@ -6,32 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from signals.config import ConfigError
+from streams.cli.kafka_args import add_kafka_args, settings_or_exit
 from streams.ports import DEFAULT_WORKER_PORT as DEFAULT_WEB_PORT
-
-
-def _settings_or_exit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from streams.kafka.settings import load_kafka_settings
-
-    try:
-        return load_kafka_settings(
-            args.kafka_config, broker=args.broker, topic_prefix=args.topic_prefix,
-            app_id=getattr(args, "app_id", None), partitions=getattr(args, "partitions", None),
-            idle_after_s=getattr(args, "idle_after", None))
-    except ConfigError as exc:
-        print(f"harmwatch: invalid kafka settings:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _add_kafka_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", metavar="HOST:PORT",
-                   help="Kafka bootstrap server (default: $HARMWATCH_BROKER, else "
-                        "config/kafka.yaml, else 127.0.0.1:9092)")
-    p.add_argument("--kafka-config", type=Path, metavar="FILE",
-                   help="kafka settings (default: $HARMWATCH_KAFKA_CONFIG or config/kafka.yaml)")
-    p.add_argument("--topic-prefix", metavar="PREFIX",
-                   help="prefix of every topic name (default harmwatch.)")
-
 
 # --- dev kafka ---------------------------------------------------------------------------
 
@@ -57,7 +33,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     cap_malloc_arenas()  # before Faust starts its consumer thread
     config = load_or_exit(args.config)
     threats = threats_or_exit(args, config)
-    settings = _settings_or_exit(args)
+    settings = settings_or_exit(args)
     opts = WorkerOptions(web_port=args.web_port, web_host=args.web_host,
                          signals_out=args.signals_out, episodes_out=args.episodes_out,
                          episodes_log=args.episodes_log, config_path=args.config,
@@ -73,7 +49,7 @@ def _cmd_topics_create(args: argparse.Namespace) -> int:
     from streams.kafka.broker_check import broker_reachable
     from streams.kafka.topics import TopicError, create_topics
 
-    settings = _settings_or_exit(args)
+    settings = settings_or_exit(args)
     if not broker_reachable(settings.broker):
         print(f"harmwatch: Kafka broker at {settings.broker} not reachable", file=sys.stderr)
         return 1
@@ -94,7 +70,7 @@ def _cmd_produce(args: argparse.Namespace) -> int:
     from streams.kafka.broker_check import broker_reachable
     from streams.kafka.producer import produce_file
 
-    settings = _settings_or_exit(args)
+    settings = settings_or_exit(args)
     if not args.events.is_file():
         print(f"harmwatch: cannot read {args.events}: no such file", file=sys.stderr)
         return 2
@@ -155,7 +131,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "does not validate is refused and the running config kept). Start more "
                     "workers with the same app id to share the load. "
                     "Waits (with backoff) for the broker when it is not there yet.")
-    _add_kafka_args(w)
+    add_kafka_args(w)
     add_config_arg(w)
     add_threats_args(w)
     w.add_argument("--app-id", help="Faust app id = consumer group (default harmwatch)")
@@ -202,7 +178,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "compacted) with the configured partitions and retention. Existing "
                     "topics are kept (retention updated); a partition count that differs "
                     "from the config is an error.")
-    _add_kafka_args(create)
+    add_kafka_args(create)
     create.add_argument("--app-id", help="the workers' Faust app id, which names the "
                                          "changelogs (default harmwatch)")
     create.add_argument("--partitions", type=int, help="partitions of the source topics")
@@ -213,7 +189,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Send each line to the topic of its type, keyed by event_id. Lines that "
                     "are not valid events go unchanged to --invalid-to (default: the "
                     "decisions topic), where the worker dead-letters them.")
-    _add_kafka_args(prod)
+    add_kafka_args(prod)
     add_config_arg(prod)
     prod.add_argument("--events", type=Path, required=True, metavar="FILE.jsonl")
     prod.add_argument("--rate", type=positive, metavar="N",
