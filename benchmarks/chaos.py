@@ -286,6 +286,7 @@ def run(args: argparse.Namespace) -> Outcome:
         if out.producer_rc != 0:
             assert producer.stderr is not None
             log(f"PRODUCER exited {out.producer_rc}: {producer.stderr.read()[-2000:]}")
+        log("settled; replaying the source topics (`backtest --from-kafka`)")
         lt = log_truth(kafka.bootstrap, env.prefix, work, t)
         logs_against_file(t, lt, out)
         log(f"logs: {lt.counted:,} counted, {lt.duplicates:,} duplicates, {lt.late:,} late, "
