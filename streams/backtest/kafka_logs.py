@@ -56,6 +56,11 @@ def open_source_logs(settings: KafkaSettings) -> tuple[SourceLogs, Runs]:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
+    from streams.kafka.broker_check import broker_reachable
+
+    if not broker_reachable(settings.broker):  # seconds, not the client's 30 s bootstrap
+        raise LogReadError(f"no Kafka broker answers at {settings.broker} (start it, or "
+                           "give --broker HOST:PORT)")
     try:
         consumer = KafkaConsumer(bootstrap_servers=settings.broker, group_id=None,
                                  enable_auto_commit=False, client_id="harmwatch-backtest",

@@ -144,9 +144,10 @@ def _partitions(text: str) -> int:
 def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "backtest", help="replay a JSON Lines file: which alerts would have fired",
-        description="Replay events from a file through the same engine as the live system "
+        description="Replay events from a file (or, with --from-kafka, the source topics "
+                    "as the workers read them) through the same engine as the live system "
                     "and print the alert episodes it would have produced. Exit 0 when the "
-                    "file was read to its end, 2 when the file or config cannot be read.")
+                    "input was read to its end, 2 when it or the config cannot be read.")
     p.add_argument("--events", type=Path, metavar="FILE.jsonl",
                    help="events, one JSON object per line (the three streams may be mixed)")
     p.add_argument("--from-kafka", action="store_true",

@@ -90,6 +90,9 @@ def test_from_kafka_reproduces_a_worker_behind_a_watermark_record(
     assert file_run.returncode == 0, file_run.stderr
     file_counts = _counts(file_run.stdout)
 
+    absent = env.run("backtest", "--from-kafka")  # before the topics exist
+    assert absent.returncode == 2 and f"topic {env.topic('decisions')} does not exist" in (
+        absent.stderr)
     assert env.run("topics", "create").returncode == 0
     env.produce(events)  # no final watermark: the test writes the records itself
     producer = KafkaProducer(bootstrap_servers=env.broker)

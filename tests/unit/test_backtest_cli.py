@@ -136,6 +136,23 @@ def test_exit_codes_for_unreadable_input(tmp_path: Path) -> None:
     assert "defaults.report_volume.window" in bad.stderr
 
 
+def test_input_is_a_file_or_the_topics_and_an_absent_broker_is_named() -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*HARMWATCH, "backtest", *args], capture_output=True, text=True,
+                              cwd=REPO, timeout=120)
+
+    neither = run()
+    assert neither.returncode == 2 and "--events FILE.jsonl or --from-kafka" in neither.stderr
+    both = run("--events", "x.jsonl", "--from-kafka")
+    assert both.returncode == 2 and "--events FILE.jsonl or --from-kafka" in both.stderr
+    routed = run("--from-kafka", "--partitions", "3")
+    assert routed.returncode == 2 and "drop --partitions" in routed.stderr
+    # Port 1 on loopback: nothing listens, so the client gives up bootstrapping.
+    absent = run("--from-kafka", "--broker", "127.0.0.1:1")
+    assert absent.returncode == 2
+    assert "cannot read the source topics" in absent.stderr and "127.0.0.1:1" in absent.stderr
+
+
 def test_empty_file_exits_zero(tmp_path: Path) -> None:
     result = backtest(tmp_path, [], "--format", "jsonl")
     assert result.returncode == 0 and result.stdout == b""
